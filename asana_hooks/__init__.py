@@ -6,7 +6,10 @@ verifies every delivery's signature over the raw body, and routes typed events t
 
 from __future__ import annotations
 
-from asana_hooks.config import DEFAULT_BASE_URL, ClientConfig, RetryPolicy
+from asana_hooks.api_requests import CreatedWebhook, WebhookPage
+from asana_hooks.client import AsanaClient
+from asana_hooks.config import DEFAULT_BASE_URL, AckMode, ClientConfig, ReceiverConfig, RetryPolicy
+from asana_hooks.deliveries import Delivery
 from asana_hooks.errors import (
     AsanaAPIError,
     AsanaHooksError,
@@ -32,9 +35,12 @@ from asana_hooks.errors import (
     StoreError,
     TransportError,
     Unauthorized,
+    UnexpectedResponse,
     UnknownWebhookPath,
     WebhookNotFound,
 )
+from asana_hooks.handshake import SecretStore, SubscriptionRecord
+from asana_hooks.hub import DERIVE, HealthReport, HealthStatus, Hub, Subscription
 from asana_hooks.models import (
     AsanaResource,
     Change,
@@ -48,17 +54,25 @@ from asana_hooks.models import (
     Webhook,
     WebhookFilter,
 )
+from asana_hooks.receiver import Receiver
+from asana_hooks.routing import Handler, Router
+from asana_hooks.stores import MemoryStore, SQLiteStore, open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AckMode",
     "AsanaAPIError",
+    "AsanaClient",
     "AsanaHooksError",
     "AsanaResource",
     "BadRequest",
     "Change",
     "ClientConfig",
+    "CreatedWebhook",
     "DEFAULT_BASE_URL",
+    "DERIVE",
+    "Delivery",
     "DeliveryRejected",
     "DuplicateWebhook",
     "ErrorDetail",
@@ -66,31 +80,46 @@ __all__ = [
     "EventAction",
     "FilterAction",
     "Forbidden",
+    "Handler",
     "HandshakeError",
     "HandshakeNotReceived",
     "HandshakeRefused",
     "HandshakeSecretMismatch",
+    "HealthReport",
+    "HealthStatus",
+    "Hub",
     "InvalidRequestError",
     "InvalidTarget",
     "LargerScopeFiltersRequired",
     "MalformedPayload",
+    "MemoryStore",
     "NamedResource",
     "NextPage",
     "NotFound",
     "PayloadTooLarge",
     "PaymentRequired",
     "RateLimited",
+    "Receiver",
+    "ReceiverConfig",
     "RequestTimeout",
     "ResourceType",
     "RetryPolicy",
+    "Router",
+    "SQLiteStore",
+    "SecretStore",
     "ServerError",
     "SignatureInvalid",
     "StoreError",
+    "Subscription",
+    "SubscriptionRecord",
     "TransportError",
     "Unauthorized",
+    "UnexpectedResponse",
     "UnknownWebhookPath",
     "Webhook",
     "WebhookFilter",
     "WebhookNotFound",
+    "WebhookPage",
     "__version__",
+    "open_store",
 ]

@@ -17,7 +17,8 @@ The tree, so that callers can branch on exactly what they care about::
     │   ├── NotFound (404)
     │   │   └── WebhookNotFound                  that webhook gid is gone (deleted, or after 24 h failing)
     │   ├── RateLimited (429)                    .retry_after: the last Retry-After seen, in seconds
-    │   └── ServerError (5xx)                    .phrase: Asana's support phrase
+    │   ├── ServerError (5xx)                    .phrase: Asana's support phrase
+    │   └── UnexpectedResponse                   success status, but not the body the call returns
     ├── HandshakeError                           the create's handshake went wrong
     │   ├── HandshakeNotReceived                 Asana's create finished without our receiver seeing it
     │   └── HandshakeSecretMismatch              the 201's X-Hook-Secret differs from the handshake's
@@ -63,6 +64,7 @@ __all__ = [
     "StoreError",
     "TransportError",
     "Unauthorized",
+    "UnexpectedResponse",
     "UnknownWebhookPath",
     "WebhookNotFound",
 ]
@@ -210,6 +212,13 @@ class ServerError(AsanaAPIError):
     def _describe(self) -> str:
         text = super()._describe()
         return f"{text} (phrase: {self.phrase})" if self.phrase else text
+
+
+class UnexpectedResponse(AsanaAPIError):
+    """Asana answered with a success status, but the body is not what the operation returns.
+
+    For example: not JSON, no ``data`` member, or a webhook record without a ``gid``.
+    """
 
 
 class HandshakeError(AsanaHooksError):

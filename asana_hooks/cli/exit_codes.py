@@ -1,0 +1,82 @@
+"""Exit codes of the ``asana-hooks`` command, one per kind of expected failure."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from asana_hooks.errors import (
+    AsanaAPIError,
+    AsanaHooksError,
+    BadRequest,
+    Forbidden,
+    HandshakeError,
+    InvalidRequestError,
+    NotFound,
+    RateLimited,
+    StoreError,
+    TransportError,
+    Unauthorized,
+)
+
+__all__ = ["ExitCode", "exit_code_for"]
+
+
+class ExitCode(IntEnum):
+    """What the process exit status means."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    UNAUTHORIZED = 3
+    NOT_FOUND = 4
+    RATE_LIMITED = 5
+    FORBIDDEN = 6
+    BAD_REQUEST = 7
+    HANDSHAKE = 8
+    TRANSPORT = 9
+    API_ERROR = 10
+    STORE = 11
+    INTERRUPTED = 130
+
+
+# Most specific first: the first class the error is an instance of decides.
+_CODES: tuple[tuple[type[AsanaHooksError], ExitCode], ...] = (
+    (InvalidRequestError, ExitCode.USAGE),
+    (Unauthorized, ExitCode.UNAUTHORIZED),
+    (NotFound, ExitCode.NOT_FOUND),
+    (RateLimited, ExitCode.RATE_LIMITED),
+    (Forbidden, ExitCode.FORBIDDEN),
+    (BadRequest, ExitCode.BAD_REQUEST),
+    (HandshakeError, ExitCode.HANDSHAKE),
+    (TransportError, ExitCode.TRANSPORT),
+    (AsanaAPIError, ExitCode.API_ERROR),
+    (StoreError, ExitCode.STORE),
+)
+
+
+def exit_code_for(error: AsanaHooksError) -> ExitCode:
+    """The exit code for an expected error."""
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return ExitCode.INTERNAL
+
+
+def describe_codes() -> str:
+    """The table printed at the end of ``--help``."""
+    meanings = {
+        ExitCode.OK: "success",
+        ExitCode.INTERNAL: "unexpected internal error",
+        ExitCode.USAGE: "bad arguments or missing token",
+        ExitCode.UNAUTHORIZED: "Asana refused the token (401)",
+        ExitCode.NOT_FOUND: "no such webhook or resource (404)",
+        ExitCode.RATE_LIMITED: "still rate limited after retries (429)",
+        ExitCode.FORBIDDEN: "refused (403): invalid target, duplicate webhook, no access",
+        ExitCode.BAD_REQUEST: "bad request (400), e.g. filters required on a workspace",
+        ExitCode.HANDSHAKE: "the handshake failed",
+        ExitCode.TRANSPORT: "could not reach the API",
+        ExitCode.API_ERROR: "other API error (5xx...)",
+        ExitCode.STORE: "the secret store failed",
+        ExitCode.INTERRUPTED: "interrupted",
+    }
+    return "\n".join(f"  {int(code):>3}  {text}" for code, text in meanings.items())

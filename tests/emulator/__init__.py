@@ -1,0 +1,1 @@
+"""Tests of the local Asana emulator (asana_hooks.emulator)."""

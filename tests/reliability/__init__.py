@@ -1,0 +1,1 @@
+"""Reliability and security: faults, hostile input, secrets, properties, load, and the case table."""
