@@ -70,6 +70,18 @@ __all__ = [
 ]
 
 
+def redact_target(target: str) -> str:
+    """A target URL with its path token cut to four characters, for messages, logs and reprs.
+
+    The path token is unguessable on purpose; printing it whole would hand it to whoever reads the
+    logs. Programs get the full URL from the ``target`` attributes instead.
+    """
+    head, marker, token = target.rpartition("/h/")
+    if not marker or not token:
+        return target
+    return f"{head}{marker}{token[:4]}…"
+
+
 class AsanaHooksError(Exception):
     """Root of every error raised by asana_hooks."""
 
@@ -235,7 +247,7 @@ class HandshakeNotReceived(HandshakeError):
     def __init__(self, target: str) -> None:
         self.target = target
         super().__init__(
-            f"no handshake reached the receiver for target {target}; check that the public URL "
+            f"no handshake reached the receiver for target {redact_target(target)}; check that the public URL "
             "routes to this receiver (proxy, tunnel, path prefix)"
         )
 
@@ -251,7 +263,7 @@ class HandshakeSecretMismatch(HandshakeError):
         self.target = target
         super().__init__(
             f"the X-Hook-Secret returned for webhook {webhook_gid} does not match the handshake's "
-            f"secret for target {target}; the webhook was deleted"
+            f"secret for target {redact_target(target)}; the webhook was deleted"
         )
 
 

@@ -62,9 +62,9 @@ class PendingCreate:
             is refused.
     """
 
-    token: str
+    token: str = field(repr=False)
     resource_gid: str
-    target: str
+    target: str = field(repr=False)
     filters: Sequence[dict[str, Any]] = ()
     expires_at: float
 
@@ -87,10 +87,10 @@ class SubscriptionRecord:
         last_seen_at: When the last verified delivery (heartbeat included) arrived, if any.
     """
 
-    token: str
+    token: str = field(repr=False)
     secret: str = field(repr=False)
     resource_gid: str
-    target: str
+    target: str = field(repr=False)
     filters: Sequence[dict[str, Any]] = ()
     webhook_gid: str | None = None
     created_at: float

@@ -386,7 +386,8 @@ class Hub:
         for record in await self._store.list_records():
             if record.resource_gid != resource or not record.target.startswith(prefix):
                 continue
-            if record.webhook_gid is None or record.token in self._subscriptions:
+            # A token with routes is bound, or being created by a concurrent subscribe: not ours.
+            if record.webhook_gid is None or record.token in self._routes:
                 continue
             try:
                 webhook = await self._client.get_webhook(record.webhook_gid)

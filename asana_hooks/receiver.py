@@ -23,16 +23,30 @@ Invariants:
   ``shutdown_timeout`` for them, then cancels the rest and waits for them to unwind. No task is left
   unowned, and ``start``/``aclose`` need no task affinity. Keep aiohttp's default
   ``handler_cancellation=False`` when mounting, or Asana hanging up cancels background handlers.
+* In durable mode (``AckMode.DURABLE``) a verified batch with events is persisted to the inbox
+  (:class:`asana_hooks.inbox.Inbox`) before the 200; an inbox failure gets 503, so nothing
+  acknowledged is ever only in memory. Duplicate suppression is the inbox's (persisted, shared by
+  replicas), not the in-memory one. The receiver's workers claim persisted batches and call
+  ``on_delivery`` at least once: a failure is retried with capped exponential backoff, and after
+  ``InboxConfig.max_attempts`` the batch becomes a dead letter. The workers run in one anyio task
+  group inside a host task that ``start()`` creates and ``aclose()`` stops (waiting up to
+  ``shutdown_timeout`` for running handlers, then cancelling them and handing their batches back),
+  so, as in background mode, ``start``/``aclose`` need no task affinity.
 * Logs never contain secrets, signatures, bodies or whole path tokens (at most a 4-character
   prefix). The standalone server runs without aiohttp's access log, which would print tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import os
+import random
 import re
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -51,6 +65,14 @@ from asana_hooks.errors import (
     StoreError,
 )
 from asana_hooks.handshake import CaptureOutcome, SecretStore, SubscriptionRecord
+from asana_hooks.inbox import (
+    Inbox,
+    InboxEntry,
+    delivery_fingerprints,
+    describe_error,
+    next_attempt_at,
+    select_fresh,
+)
 from asana_hooks.signing import verify_signature
 
 __all__ = ["SECRET_HEADER", "DeliveryHandler", "Receiver"]
@@ -95,6 +117,11 @@ class Receiver:
         config: Settings; see :class:`~asana_hooks.config.ReceiverConfig`.
         on_delivery: The handler for deliveries with events; settable later as ``on_delivery``.
         clock: Wall-clock time in seconds (injected in tests).
+        inbox: Where durable mode persists batches (required with ``AckMode.DURABLE``, unused
+            otherwise); the caller opens and closes it.
+
+    Raises:
+        InvalidRequestError: Durable mode without an inbox.
     """
 
     def __init__(
@@ -104,8 +131,12 @@ class Receiver:
         config: ReceiverConfig = ReceiverConfig(),  # noqa: B008 - frozen, so sharing it is safe
         on_delivery: DeliveryHandler | None = None,
         clock: Callable[[], float] = time.time,
+        inbox: Inbox | None = None,
     ) -> None:
+        if config.ack_mode is AckMode.DURABLE and inbox is None:
+            raise InvalidRequestError("AckMode.DURABLE needs an inbox (Receiver(..., inbox=...))")
         self._store = store
+        self._inbox = inbox
         self._config = config
         self.on_delivery = on_delivery
         self._clock = clock
@@ -128,6 +159,13 @@ class Receiver:
         # on_shutdown runs before aiohttp drains connections, which would wait for these handlers
         # without ever cancelling them.
         self.app.on_shutdown.append(self._on_app_shutdown)
+        # Durable-mode workers: a host task owning their task group (see the module docstring).
+        self._workers_task: asyncio.Task[None] | None = None
+        self._workers_scope: anyio.CancelScope | None = None
+        self._workers_done: anyio.Event | None = None
+        self._workers_stopping = False
+        self._wake = anyio.Event()
+        self._consumer_prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def __repr__(self) -> str:
         state = "started" if self._started else "stopped"
@@ -142,6 +180,11 @@ class Receiver:
     def store(self) -> SecretStore:
         """The secret store the receiver captures into and verifies from."""
         return self._store
+
+    @property
+    def inbox(self) -> Inbox | None:
+        """The durable-mode inbox, if any."""
+        return self._inbox
 
     @property
     def base_url(self) -> str:
@@ -191,6 +234,7 @@ class Receiver:
         self._closing = False
         if self._config.serve:
             await self._serve()
+        self._start_workers()
         self._started = True
 
     async def _serve(self) -> None:
@@ -215,6 +259,7 @@ class Receiver:
         if runner is not None:
             await runner.cleanup()
         await self._drain_background()
+        await self._stop_workers()
 
     async def _on_app_shutdown(self, app: web.Application) -> None:
         # Runs from whichever runner serves the app, the caller's too when mounted.
@@ -280,10 +325,14 @@ class Receiver:
         limit = self._config.max_body_size
         check_body_size(request.content_length, limit)
         body = bytearray()
-        while chunk := await request.content.readany():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+        try:
+            while chunk := await request.content.readany():
+                body.extend(chunk)
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+        except web.RequestPayloadError as exc:
+            # A corrupt Content-Encoding (gzip, deflate) or a truncated chunked body.
+            raise MalformedPayload("the request body could not be read (bad encoding or truncated)") from exc
         return bytes(body)
 
     async def _delivery(self, request: web.Request, token: str) -> web.StreamResponse:
@@ -293,6 +342,12 @@ class Receiver:
         except PayloadTooLarge as exc:
             _log.warning("refused a delivery for path token %s: %s", short, exc)
             return _text(413, "body too large")
+        except MalformedPayload as exc:
+            _log.warning("refused a delivery for path token %s: %s", short, exc)
+            refusal = _text(400, "unreadable body")
+            # The rest of the request cannot be parsed, so this connection cannot carry another one.
+            refusal.force_close()
+            return refusal
         try:
             record = await self._store.get(token)
         except StoreError:
@@ -320,6 +375,8 @@ class Receiver:
         if delivery.is_heartbeat:
             _log.debug("heartbeat for path token %s", short)
             return web.Response(status=200)
+        if self._config.ack_mode is AckMode.DURABLE:
+            return await self._persist(token, delivery, now)
         handler = self.on_delivery
         if handler is None:
             _log.warning(
@@ -383,6 +440,170 @@ class Receiver:
                 if not self._background and self._all_done is not None:
                     self._all_done.set()
         return response
+
+    async def _persist(self, token: str, delivery: Delivery, now: float) -> web.StreamResponse:
+        """Durable mode: the 200 goes out only once the batch is in the inbox."""
+        assert self._inbox is not None
+        short = _short(token)
+        try:
+            entry_id = await self._inbox.put(
+                token, delivery.body, delivery_fingerprints(delivery), now, self._config.dedupe_window
+            )
+        except StoreError:
+            _log.exception("the inbox failed; answering 503 for path token %s so Asana resends", short)
+            return _text(503, "inbox unavailable")
+        if entry_id is None:
+            _log.info("dropped a redelivered batch for path token %s", short)
+        else:
+            self._notify_workers()
+        return web.Response(status=200)
+
+    def _notify_workers(self) -> None:
+        wake, self._wake = self._wake, anyio.Event()
+        wake.set()
+
+    def _start_workers(self) -> None:
+        if self._inbox is None or self._config.ack_mode is not AckMode.DURABLE:
+            return
+        if self._config.inbox.workers == 0 or self._workers_task is not None:
+            return
+        self._workers_stopping = False
+        self._workers_scope = anyio.CancelScope()
+        self._workers_done = anyio.Event()
+        # The workers outlive start(), which may run in another task than aclose(): one host task
+        # owns their task group, and _stop_workers() always stops and awaits it.
+        self._workers_task = asyncio.get_running_loop().create_task(
+            self._host_workers(self._workers_scope, self._workers_done), name="asana_hooks inbox workers"
+        )
+
+    async def _host_workers(self, scope: anyio.CancelScope, done: anyio.Event) -> None:
+        try:
+            with scope:
+                async with anyio.create_task_group() as group:
+                    for index in range(self._config.inbox.workers):
+                        group.start_soon(self._work, f"{self._consumer_prefix}-{index}")
+        except Exception:
+            _log.exception("the inbox workers stopped on an unexpected error")
+        finally:
+            done.set()
+
+    async def _stop_workers(self) -> None:
+        task, self._workers_task = self._workers_task, None
+        scope, done = self._workers_scope, self._workers_done
+        if task is None or scope is None or done is None:
+            return
+        self._workers_stopping = True
+        self._notify_workers()
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self._config.shutdown_timeout):
+                await done.wait()
+            if not done.is_set():
+                _log.warning("cancelling inbox workers still handling batches at shutdown")
+                scope.cancel()
+                await done.wait()
+        await task
+
+    async def _idle(self) -> None:
+        wake = self._wake
+        with anyio.move_on_after(self._config.inbox.poll_interval):
+            await wake.wait()
+
+    async def _work(self, consumer: str) -> None:
+        """One worker: claim a due batch, handle it, repeat until stopped."""
+        assert self._inbox is not None
+        settings = self._config.inbox
+        while not self._workers_stopping:
+            handler = self.on_delivery
+            entry: InboxEntry | None = None
+            if handler is not None:
+                try:
+                    entry = await self._inbox.claim(consumer, self._clock(), settings.lease)
+                except StoreError:
+                    _log.warning("the inbox failed while claiming a batch; trying again", exc_info=True)
+            if entry is None or handler is None:
+                await self._idle()
+                continue
+            try:
+                await self._process(entry, handler)
+            except StoreError:
+                # The batch stays leased; once the lease runs out a worker takes it over.
+                _log.warning(
+                    "the inbox failed while settling a batch; it will be handled again", exc_info=True
+                )
+
+    async def _process(self, entry: InboxEntry, handler: DeliveryHandler) -> None:
+        assert self._inbox is not None
+        short = _short(entry.token)
+        try:
+            record = await self._store.get(entry.token)
+        except StoreError as exc:
+            await self._failed(entry, exc)
+            return
+        if record is None:
+            _log.error("dead-lettered a batch for path token %s: its webhook is no longer stored", short)
+            await self._inbox.dead_letter(entry, "no subscription record for the path token", self._clock())
+            return
+        try:
+            delivery = select_fresh(parse_delivery(entry.body), entry.fingerprints)
+        except MalformedPayload as exc:
+            await self._inbox.dead_letter(entry, describe_error(exc), self._clock())
+            return
+        error: Exception | None = None
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._keep_lease, entry)
+                try:
+                    await handler(record, delivery)
+                except Exception as exc:
+                    error = exc
+                finally:
+                    group.cancel_scope.cancel()
+        except anyio.get_cancelled_exc_class():
+            # Shutdown cut the handler short: hand the batch back so a worker takes it at once.
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._inbox.release(entry)
+                except StoreError:
+                    _log.warning("could not hand back a batch for path token %s", short, exc_info=True)
+            raise
+        if error is not None:
+            await self._failed(entry, error)
+        else:
+            await self._inbox.complete(entry)
+
+    async def _keep_lease(self, entry: InboxEntry) -> None:
+        assert self._inbox is not None
+        while True:
+            await anyio.sleep(self._config.inbox.lease / 3)
+            try:
+                await self._inbox.renew(entry, self._clock())
+            except StoreError:
+                _log.warning("could not renew the lease of a batch", exc_info=True)
+
+    async def _failed(self, entry: InboxEntry, error: Exception) -> None:
+        assert self._inbox is not None
+        attempts = entry.attempts + 1
+        now = self._clock()
+        # Jitter spreads the retries of replicas; it needs no cryptographic strength.
+        at = next_attempt_at(attempts, self._config.inbox, now, random.random())  # noqa: S311
+        text = describe_error(error)
+        if at is None:
+            _log.error(
+                "dead-lettered a batch for path token %s after %d failed attempts",
+                _short(entry.token),
+                attempts,
+                exc_info=error,
+            )
+            await self._inbox.dead_letter(entry, text, now)
+        else:
+            _log.warning(
+                "the delivery handler failed for path token %s (attempt %d); retrying in %.1f s",
+                _short(entry.token),
+                attempts,
+                at - now,
+                exc_info=error,
+            )
+            await self._inbox.retry(entry, text, at)
 
     def _drop_recent(self, token: str, delivery: Delivery, now: float) -> tuple[Delivery, list[str]]:
         """The delivery without events handled recently (or repeated in it), and the new keys."""

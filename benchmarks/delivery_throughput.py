@@ -21,7 +21,9 @@ from measure import ThroughputPlan, compare_throughput, machine
 
 def main() -> None:
     """Parse options, run the comparison, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=2000, help="1-event deliveries per round")
     parser.add_argument("--batch-requests", type=int, default=600, help="50-event deliveries per round")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per server and size")

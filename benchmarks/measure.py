@@ -406,7 +406,7 @@ async def compare_throughput(kinds: Sequence[str], baseline: str, plan: Throughp
         for size in plan.sizes:
             factory = BatchFactory(size, secret)
             results: dict[str, list[LoadResult]] = {kind: [] for kind in kinds}
-            for kind, server in servers.items():
+            for server in servers.values():
                 await apply_load(
                     session,
                     server.base_url,

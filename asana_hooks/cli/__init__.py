@@ -7,6 +7,7 @@ and are never printed.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,33 +15,59 @@ import anyio
 
 from asana_hooks.cli.arguments import build_parser
 from asana_hooks.cli.exit_codes import ExitCode, exit_code_for
+from asana_hooks.cli.output import error_line
 from asana_hooks.errors import AsanaHooksError
 
 __all__ = ["console_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line and return the exit status (never raises ``SystemExit``).
+
+    Args:
+        argv: The arguments after the program name (default: ``sys.argv[1:]``).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # argparse exits on --help (0) and on bad arguments (2, after printing the usage line).
+        return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
     try:
         code: int = anyio.run(args.run, args)
-    except AsanaHooksError as error:
-        print(f"asana-hooks: error: {_one_line(error)}", file=sys.stderr)
-        return exit_code_for(error)
     except KeyboardInterrupt:
         print("asana-hooks: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``asana-hooks list | head -1``): not an error worth a traceback.
+        _silence_stdout()
+        return ExitCode.OK
+    except BaseException as exc:
+        # Task groups wrap what their tasks raise; an expected error alone in a group is still expected.
+        expected = _expected(exc)
+        if expected is None:
+            raise
+        print(error_line(expected), file=sys.stderr)
+        return exit_code_for(expected)
     return code
 
 
-def _one_line(error: AsanaHooksError) -> str:
-    notes = getattr(error, "__notes__", [])
-    text = " ".join([str(error), *notes])
-    return " ".join(text.split())
+def _expected(exc: BaseException) -> AsanaHooksError | None:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, AsanaHooksError) else None
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit and would report the broken pipe again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def console_main() -> None:

@@ -9,6 +9,7 @@ from asana_hooks.cli.demo import run_demo
 from asana_hooks.cli.emulator_command import run_emulator
 from asana_hooks.cli.exit_codes import describe_codes
 from asana_hooks.cli.listen import run_listen
+from asana_hooks.cli.serve import add_serve_parser
 
 __all__ = ["build_parser"]
 
@@ -26,8 +27,12 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _output_options(parser: argparse.ArgumentParser, *, fields: bool = True) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+def _output_options(parser: argparse.ArgumentParser, *, fields: bool = True, lines: bool = False) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per line instead of a table" if lines else "print JSON instead of text",
+    )
     if fields:
         parser.add_argument("--opt-fields", metavar="A,B", help="extra fields to return, comma-separated")
     parser.add_argument("--opt-pretty", action="store_true", help="ask Asana for pretty JSON")
@@ -42,6 +47,7 @@ _FILTER_HELP = (
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo",
+        allow_abbrev=False,
         help="the main job: subscribe to a project on the embedded emulator and watch verified events",
         description="Start the local Asana emulator and a receiver, subscribe to a project in one "
         "call, change tasks through the emulator's REST API, print each verified event, then a "
@@ -52,7 +58,7 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    emulator = commands.add_parser("emulator", help="serve the local Asana emulator")
+    emulator = commands.add_parser("emulator", allow_abbrev=False, help="serve the local Asana emulator")
     emulator.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     emulator.add_argument(
@@ -67,6 +73,7 @@ def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def _add_listen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listen = commands.add_parser(
         "listen",
+        allow_abbrev=False,
         help="run a receiver, subscribe to a resource, stream verified events as JSON lines",
         description="Each verified event is printed to stdout as one JSON line "
         '{"webhook_gid": ..., "event": {...}} holding the event as Asana sent it; diagnostics go to '
@@ -83,7 +90,8 @@ def _add_listen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listen.add_argument(
         "--store",
         metavar="URL",
-        help="secret store: sqlite:///path (default: under the user's data directory) or memory:",
+        help="secret store: sqlite:///path (default: $XDG_DATA_HOME/asana-hooks/secrets.sqlite3), "
+        "memory:, or redis://host:port/db (shared by replicas)",
     )
     listen.add_argument("--filter", action="append", metavar="FILTER", help=_FILTER_HELP)
     listen.add_argument("--keep", action="store_true", help="keep the webhook when stopped")
@@ -92,34 +100,48 @@ def _add_listen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    create = commands.add_parser("create", help="POST /webhooks (something must answer the handshake)")
+    create = commands.add_parser(
+        "create",
+        allow_abbrev=False,
+        help="POST /webhooks (something must answer the handshake)",
+        description="Create a webhook. Asana answers only after its handshake reached the target and "
+        "was echoed; the secret goes to the target and is never printed. 'listen' does both in one go.",
+    )
     create.add_argument("--resource", required=True, metavar="GID")
     create.add_argument("--target", required=True, metavar="URL")
     create.add_argument("--filter", action="append", metavar="FILTER", help=_FILTER_HELP)
     create.set_defaults(run=run.run_create)
 
-    get = commands.add_parser("get", help="GET /webhooks/{gid}")
+    get = commands.add_parser("get", allow_abbrev=False, help="GET /webhooks/{gid}")
     get.add_argument("webhook_gid", metavar="GID")
     get.set_defaults(run=run.run_get)
 
-    listing = commands.add_parser("list", help="GET /webhooks, every page")
+    listing = commands.add_parser("list", allow_abbrev=False, help="GET /webhooks, every page")
     listing.add_argument("--workspace", required=True, metavar="GID")
     listing.add_argument("--resource", metavar="GID")
     listing.add_argument("--limit", type=int, default=100, help="page size, 1..100 (default 100)")
     listing.set_defaults(run=run.run_list)
 
-    update = commands.add_parser("update", help="PUT /webhooks/{gid}: replace the filters")
+    update = commands.add_parser(
+        "update", allow_abbrev=False, help="PUT /webhooks/{gid}: replace the filters"
+    )
     update.add_argument("webhook_gid", metavar="GID")
-    update.add_argument("--filter", action="append", metavar="FILTER", help=_FILTER_HELP)
+    replacement = update.add_mutually_exclusive_group(required=True)
+    replacement.add_argument("--filter", action="append", metavar="FILTER", help=_FILTER_HELP)
+    replacement.add_argument(
+        "--clear-filters", action="store_true", help="remove every filter (deliver every event)"
+    )
     update.set_defaults(run=run.run_update)
 
-    delete = commands.add_parser("delete", help="DELETE /webhooks/{gid}")
+    delete = commands.add_parser("delete", allow_abbrev=False, help="DELETE /webhooks/{gid}")
     delete.add_argument("webhook_gid", metavar="GID")
     delete.set_defaults(run=run.run_delete)
 
-    for sub in (create, get, listing, update):
+    for sub in (create, get, update):
         _api_options(sub)
         _output_options(sub)
+    _api_options(listing)
+    _output_options(listing, lines=True)
     _api_options(delete)
     _output_options(delete, fields=False)
 
@@ -128,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``asana-hooks`` parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="asana-hooks",
+        # No abbreviations: "--token X" must not silently mean "--token-file X".
+        allow_abbrev=False,
         description="Asana webhooks from asyncio: one-call subscribe, verified deliveries, a local emulator.",
         epilog="exit codes:\n" + describe_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -136,5 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_emulator(commands)
     _add_listen(commands)
+    add_serve_parser(commands)
     _add_webhook_commands(commands)
     return parser

@@ -9,15 +9,16 @@ and unsubscribes.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from asana_hooks.cli.exit_codes import ExitCode
-from asana_hooks.cli.output import print_json
+from asana_hooks.cli.output import diagnostic, print_json
 from asana_hooks.client import AsanaClient
 from asana_hooks.config import ClientConfig
 from asana_hooks.emulator import Emulator
@@ -54,7 +55,9 @@ class _Show:
         return f"{what} {event.action}"
 
 
-async def _steps(client: AsanaClient, emulator: Emulator, show: _Show) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
+async def _steps(
+    client: AsanaClient, emulator: Emulator, show: _Show
+) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
     world = emulator.world
     show.labels[world.project_gid] = 'project "Launch plan"'
     show.labels[world.other_project_gid] = 'project "Backlog"'
@@ -80,7 +83,9 @@ async def _steps(client: AsanaClient, emulator: Emulator, show: _Show) -> list[t
 
     async def move() -> None:
         gid = task["gid"]
-        await client.request_json("POST", f"/tasks/{gid}/addProject", data={"project": world.other_project_gid})
+        await client.request_json(
+            "POST", f"/tasks/{gid}/addProject", data={"project": world.other_project_gid}
+        )
         await client.request_json("POST", f"/tasks/{gid}/removeProject", data={"project": world.project_gid})
 
     return [
@@ -103,36 +108,38 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     router = Router()
     router.add(on_event)
-    with tempfile.TemporaryDirectory(prefix="asana-hooks-demo-") as folder:
-        async with (
-            Emulator() as emulator,
-            AsanaClient(emulator.token, config=ClientConfig(base_url=emulator.base_url)) as client,
-            SQLiteStore(Path(folder) / "secrets.sqlite3") as store,
-            Hub(store=store, client=client) as hub,
-        ):
-            show.line("emulator", f"local Asana emulator at {emulator.base_url}", base_url=emulator.base_url)
-            started = time.perf_counter()
-            subscription = await hub.subscribe(emulator.world.project_gid, router)
-            handshake_ms = (time.perf_counter() - started) * 1000
-            show.line(
-                "subscribed",
-                f"subscribed to the project in one call: webhook {subscription.webhook_gid}, "
-                f"handshake answered and secret stored, in {handshake_ms:.0f} ms",
-                webhook_gid=subscription.webhook_gid,
-                handshake_ms=round(handshake_ms, 1),
-            )
-            for text, step in await _steps(client, emulator, show):
-                show.line("step", f"  -> {text}", step=text)
-                await step()
-                # Inline acknowledgement: once the emulator is idle, every handler has run.
-                await emulator.wait_idle()
-            return await _finish(show, emulator, subscription, handled, handshake_ms)
+    async with (
+        anyio.TemporaryDirectory(prefix="asana-hooks-demo-") as folder,
+        Emulator() as emulator,
+        AsanaClient(emulator.token, config=ClientConfig(base_url=emulator.base_url)) as client,
+        SQLiteStore(Path(folder) / "secrets.sqlite3") as store,
+        Hub(store=store, client=client) as hub,
+    ):
+        show.line("emulator", f"local Asana emulator at {emulator.base_url}", base_url=emulator.base_url)
+        started = time.perf_counter()
+        subscription = await hub.subscribe(emulator.world.project_gid, router)
+        handshake_ms = (time.perf_counter() - started) * 1000
+        show.line(
+            "subscribed",
+            f"subscribed to the project in one call: webhook {subscription.webhook_gid}, "
+            f"handshake answered and secret stored, in {handshake_ms:.0f} ms",
+            webhook_gid=subscription.webhook_gid,
+            handshake_ms=round(handshake_ms, 1),
+        )
+        for text, step in await _steps(client, emulator, show):
+            show.line("step", f"  -> {text}", step=text)
+            await step()
+            # Inline acknowledgement: once the emulator is idle, every handler has run.
+            await emulator.wait_idle()
+        return await _finish(show, emulator, subscription, handled, handshake_ms)
 
 
 async def _finish(
     show: _Show, emulator: Emulator, subscription: Subscription, handled: list[Event], handshake_ms: float
 ) -> int:
-    mine = [d for d in emulator.deliveries if d.kind == "delivery" and d.webhook_gid == subscription.webhook_gid]
+    mine = [
+        d for d in emulator.deliveries if d.kind == "delivery" and d.webhook_gid == subscription.webhook_gid
+    ]
     sent = sum(len(d.events) for d in mine)
     refused = sum(1 for d in mine if not d.succeeded)
     await subscription.unsubscribe()
@@ -148,5 +155,10 @@ async def _finish(
         handshake_ms=round(handshake_ms, 1),
         unsubscribed=subscription.webhook_gid not in emulator.webhooks,
     )
-    ok = sent > 0 and sent == len(handled) and refused == 0
-    return ExitCode.OK if ok else ExitCode.INTERNAL
+    if sent > 0 and sent == len(handled) and refused == 0:
+        return ExitCode.OK
+    diagnostic(
+        f"asana-hooks: error: the demo expected every delivered event verified and handled, got "
+        f"{len(handled)} of {sent} ({refused} deliveries refused)"
+    )
+    return ExitCode.INTERNAL

@@ -18,7 +18,7 @@ from asana_hooks.errors import (
     Unauthorized,
 )
 
-__all__ = ["ExitCode", "exit_code_for"]
+__all__ = ["CommandFailed", "ExitCode", "describe_codes", "exit_code_for"]
 
 
 class ExitCode(IntEnum):
@@ -36,7 +36,20 @@ class ExitCode(IntEnum):
     TRANSPORT = 9
     API_ERROR = 10
     STORE = 11
+    BIND = 12
     INTERRUPTED = 130
+
+
+class CommandFailed(AsanaHooksError):
+    """An expected failure of the command itself rather than of the library (e.g. a busy port).
+
+    Attributes:
+        code: The exit status to end with.
+    """
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        self.code = code
+        super().__init__(message)
 
 
 # Most specific first: the first class the error is an instance of decides.
@@ -56,6 +69,8 @@ _CODES: tuple[tuple[type[AsanaHooksError], ExitCode], ...] = (
 
 def exit_code_for(error: AsanaHooksError) -> ExitCode:
     """The exit code for an expected error."""
+    if isinstance(error, CommandFailed):
+        return error.code
     for kind, code in _CODES:
         if isinstance(error, kind):
             return code
@@ -67,7 +82,7 @@ def describe_codes() -> str:
     meanings = {
         ExitCode.OK: "success",
         ExitCode.INTERNAL: "unexpected internal error",
-        ExitCode.USAGE: "bad arguments or missing token",
+        ExitCode.USAGE: "bad arguments, filter, base URL or store URL; missing token",
         ExitCode.UNAUTHORIZED: "Asana refused the token (401)",
         ExitCode.NOT_FOUND: "no such webhook or resource (404)",
         ExitCode.RATE_LIMITED: "still rate limited after retries (429)",
@@ -77,6 +92,7 @@ def describe_codes() -> str:
         ExitCode.TRANSPORT: "could not reach the API",
         ExitCode.API_ERROR: "other API error (5xx...)",
         ExitCode.STORE: "the secret store failed",
+        ExitCode.BIND: "could not listen on --host/--port",
         ExitCode.INTERRUPTED: "interrupted",
     }
     return "\n".join(f"  {int(code):>3}  {text}" for code, text in meanings.items())

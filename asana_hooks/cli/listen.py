@@ -1,18 +1,25 @@
-"""``listen``: run a receiver, subscribe in one call, stream verified events as JSON lines."""
+"""``listen``: run a receiver, subscribe in one call, stream verified events as JSON lines.
+
+stdout carries one ``{"webhook_gid": ..., "event": {...}}`` line per verified event, the event exactly
+as Asana sent it (unknown keys included), so that it can be piped into ``jq`` or another program;
+everything for the person at the terminal goes to stderr. The first SIGINT/SIGTERM deletes the
+webhook (unless ``--keep``) and exits 0; a second one quits at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import AsyncIterator
 
 import anyio
 
-from asana_hooks.cli.exit_codes import ExitCode
+from asana_hooks.cli.exit_codes import CommandFailed, ExitCode
 from asana_hooks.cli.output import diagnostic, print_json
 from asana_hooks.cli.settings import client_config, default_store_url, parse_filter, read_token
 from asana_hooks.client import AsanaClient
 from asana_hooks.config import ReceiverConfig
-from asana_hooks.errors import InvalidRequestError
+from asana_hooks.errors import BadRequest, InvalidRequestError, InvalidTarget
 from asana_hooks.hub import Hub, Subscription
 from asana_hooks.models import Event, WebhookFilter
 from asana_hooks.routing import Router
@@ -25,14 +32,58 @@ def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
     try:
         return ReceiverConfig(host=args.host, port=args.port, public_url=args.public_url)
     except ValueError as exc:
-        raise InvalidRequestError(str(exc)) from None
+        raise InvalidRequestError(f"bad --host, --port or --public-url: {exc}") from None
+
+
+class _Stop:
+    """The first signal asks for a clean stop; a second one cancels ``scope`` (no clean-up)."""
+
+    def __init__(self) -> None:
+        self.requested = anyio.Event()
+        self.scope = anyio.CancelScope()
+
+    async def watch(self, signals: AsyncIterator[int]) -> None:
+        async for number in signals:
+            name = signal.Signals(number).name
+            if not self.requested.is_set():
+                diagnostic(f"received {name}: stopping")
+                self.requested.set()
+            else:
+                diagnostic(f"received {name} again: quitting without clean-up")
+                self.scope.cancel()
+                return
+
+
+async def _start(hub: Hub, config: ReceiverConfig) -> None:
+    try:
+        await hub.start()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CommandFailed(
+            f"cannot listen on {config.host}:{config.port}: {reason}; pick another --host/--port",
+            ExitCode.BIND,
+        ) from None
+
+
+def _tunnel_note(error: InvalidTarget, hub: Hub, public_url: str | None) -> None:
+    if public_url is None:
+        local = hub.receiver.base_url
+        error.add_note(
+            f"pass --public-url with a public HTTPS URL that forwards to this receiver at {local}, "
+            f"e.g. a tunnel's (cloudflared tunnel --url {local}, or ngrok http {local.rsplit(':', 1)[-1]})"
+        )
+    else:
+        error.add_note(f"--public-url {public_url} was refused: it must be public HTTPS reachable by Asana")
 
 
 async def run_listen(args: argparse.Namespace) -> int:
     """Subscribe to ``--resource`` and print ``{"webhook_gid", "event"}`` lines until a signal."""
     filters: list[WebhookFilter] | None = [parse_filter(text) for text in args.filter or []] or None
+    receiver_config = _receiver_config(args)
+    config = client_config(args.base_url)
+    token = await read_token(args.token_file)
     store = open_store(args.store or default_store_url())
-    client = AsanaClient(read_token(args.token_file), config=client_config(args.base_url))
+    stop = _Stop()
     ready = anyio.Event()
     subscription: Subscription | None = None
 
@@ -40,26 +91,54 @@ async def run_listen(args: argparse.Namespace) -> int:
         # Events can beat the 201 back; wait for the gid (ms) rather than print them without it.
         await ready.wait()
         assert subscription is not None
-        print_json({"webhook_gid": subscription.webhook_gid, "event": event.raw})
+        try:
+            print_json({"webhook_gid": subscription.webhook_gid, "event": event.raw})
+        except BrokenPipeError:
+            # Nobody reads any more (``listen | head -1``): stop, and let Asana keep the batch.
+            stop.requested.set()
+            raise
 
     router = Router()
     router.add(forward)
-    async with store, client, Hub(store=store, client=client, receiver_config=_receiver_config(args)) as hub:
-        subscription = await hub.subscribe(args.resource, router, filters=filters if filters else None)
-        ready.set()
-        verb = "reusing" if subscription.reused else "created"
-        diagnostic(
-            f"listening: {verb} webhook {subscription.webhook_gid} on resource {args.resource}; "
-            f"Asana delivers to {subscription.target.rsplit('/', 1)[0]}/<token>"
-        )
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for received in signals:
-                diagnostic(f"received {signal.Signals(received).name}")
-                break
-        if args.keep:
-            diagnostic(f"keeping webhook {subscription.webhook_gid} (--keep); its secret stays stored")
-        else:
-            with anyio.CancelScope(shield=True):
-                await subscription.unsubscribe()
-            diagnostic(f"unsubscribed: webhook {subscription.webhook_gid} deleted")
-    return ExitCode.OK
+    # Signals are caught from the start, so that one arriving mid-subscribe still cleans up after it.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, stop.scope:
+        async with anyio.create_task_group() as watchers:
+            watchers.start_soon(stop.watch, signals)
+            async with (
+                store,
+                AsanaClient(token, config=config) as client,
+                Hub(store=store, client=client, receiver_config=receiver_config) as hub,
+            ):
+                await _start(hub, receiver_config)
+                try:
+                    subscription = await hub.subscribe(args.resource, router, filters=filters)
+                except InvalidTarget as error:
+                    _tunnel_note(error, hub, args.public_url)
+                    raise
+                except BadRequest as error:
+                    # Asana reports a handshake it could not complete as a plain 400.
+                    if "handshake" in error.message.lower():
+                        error.add_note(
+                            f"Asana could not reach this receiver at {hub.receiver.public_url}; "
+                            "check that --public-url (or the tunnel) forwards to it"
+                        )
+                    raise
+                ready.set()
+                verb = "reusing" if subscription.reused else "created"
+                diagnostic(
+                    f"listening: {verb} webhook {subscription.webhook_gid} on resource {args.resource}; "
+                    f"Asana delivers to {subscription.target.rsplit('/', 1)[0]}/<token>; "
+                    "stop with Ctrl-C"
+                )
+                await stop.requested.wait()
+                await _finish(subscription, keep=args.keep)
+            watchers.cancel_scope.cancel()
+    return ExitCode.INTERRUPTED if stop.scope.cancelled_caught else ExitCode.OK
+
+
+async def _finish(subscription: Subscription, *, keep: bool) -> None:
+    if keep:
+        diagnostic(f"keeping webhook {subscription.webhook_gid} (--keep); its secret stays stored")
+        return
+    await subscription.unsubscribe()
+    diagnostic(f"unsubscribed: webhook {subscription.webhook_gid} deleted")

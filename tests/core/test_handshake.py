@@ -79,10 +79,11 @@ def test_record_from_capture_carries_the_pending_create_and_no_webhook_yet() -> 
 
 
 def test_the_record_repr_never_shows_the_secret() -> None:
-    """repr(SubscriptionRecord) omits the secret."""
+    """repr(SubscriptionRecord) omits the secret and the path token, and still names the resource."""
     assert S not in repr(CAPTURED)
     assert "secret" not in repr(CAPTURED)
-    assert "t1" in repr(CAPTURED)
+    assert "t1" not in repr(CAPTURED)
+    assert PROJECT_GID in repr(CAPTURED)
 
 
 def test_filters_given_as_a_list_are_stored_as_a_tuple_of_copies() -> None:

@@ -31,7 +31,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 async def emulator(clock: ManualClock) -> AsyncIterator[Emulator]:
     """A started emulator on loopback with short real-time budgets so failures end fast."""
-    async with Emulator(clock=clock, batch_window=0.005, handshake_timeout=0.5, delivery_timeout=0.5) as emu:
+    async with Emulator(clock=clock, batch_window=0.005, handshake_timeout=2.0, delivery_timeout=1.0) as emu:
         yield emu
 
 

@@ -66,6 +66,10 @@ def _recorder(seen: list[Event]) -> Router:
     return router
 
 
+def _name(event: Event) -> str:
+    return str(event.raw["resource"]["name"])
+
+
 def _port(receiver: Receiver) -> int:
     return int(receiver.base_url.rsplit(":", 1)[1])
 
@@ -93,7 +97,7 @@ async def test_a_handshake_delayed_past_the_timeout_fails_cleanly_and_a_retry_su
     emulator: Emulator, hub: Hub, store: ArmedMemoryStore, probe: aiohttp.ClientSession
 ) -> None:
     """A handshake later than Asana's budget fails the create; the next subscribe works end to end."""
-    emulator.faults.delay_handshake(0.8)  # the budget is 0.5 s
+    emulator.faults.delay_handshake(2.5)  # the budget is 2 s
     with pytest.raises(BadRequest, match="did not respond"):
         await hub.subscribe(emulator.world.project_gid, Router())
     await assert_nothing_half_made(emulator, store, probe=probe, armed=store.armed_targets)
@@ -150,7 +154,7 @@ async def broken_target() -> AsyncIterator[tuple[str, list[str]]]:
 async def test_a_target_answering_the_handshake_wrongly_gets_no_webhook(
     emulator: Emulator, client: AsanaClient, broken_target: tuple[str, list[str]], kind: str
 ) -> None:
-    """W02/W11 negative controls: a wrong echo, 202, a bare 200 or a proxy's 401 -> typed 400, nothing made."""
+    """W02/W11 controls: wrong echo, 202, bare 200 or a proxy's 401 -> typed 400, nothing made."""
     base, seen = broken_target
     with pytest.raises(BadRequest, match="handshake failed") as caught:
         await client.create_webhook(emulator.world.project_gid, f"{base}/{kind}")
@@ -300,7 +304,7 @@ async def _slow_run(
         nonlocal runs
         runs += 1
         if runs == 1:
-            await anyio.sleep(0.8)  # the emulator's delivery budget is 0.5 s
+            await anyio.sleep(1.5)  # the emulator's delivery budget is 1 s
             finished.set()
 
     router.add(slow)
@@ -308,7 +312,7 @@ async def _slow_run(
         subscription = await hub.subscribe(emulator.world.project_gid, router)
         emulator.emit(_event(), webhook_gid=subscription.webhook_gid)
         await emulator.wait_idle()
-        with anyio.fail_after(5):
+        with anyio.fail_after(10):
             await finished.wait()
         clock.advance(60)  # Asana's first retry comes a minute later
         await emulator.wait_idle()
@@ -361,7 +365,7 @@ async def test_a_receiver_restart_mid_stream_recovers_secrets_and_verifies_the_r
         port = _port(first.receiver)
         emulator.emit(_event("before"), webhook_gid=subscription.webhook_gid)
         await emulator.wait_idle()
-    assert [e.resource.name for e in before] == ["before"]
+    assert [_name(e) for e in before] == ["before"]
 
     emulator.emit(_event("while down 1"), webhook_gid=subscription.webhook_gid)
     emulator.emit(_event("while down 2"), webhook_gid=subscription.webhook_gid)
@@ -378,7 +382,7 @@ async def test_a_receiver_restart_mid_stream_recovers_secrets_and_verifies_the_r
         assert again.webhook_gid == subscription.webhook_gid
         clock.advance(60)
         await emulator.wait_idle()
-        assert sorted(e.resource.name or "" for e in after) == ["while down 1", "while down 2"]
+        assert sorted(_name(e) for e in after) == ["while down 1", "while down 2"]
         assert emulator.deliveries[-1].succeeded
         async with aiohttp.ClientSession() as probe:
             await assert_nothing_half_made(emulator, store, probe=probe)
@@ -442,7 +446,8 @@ async def test_a_webhook_deleted_after_24_hours_of_failures_is_detected_and_repa
         await emulator.wait_idle()
     assert old_gid not in emulator.webhooks
     attempts = [d for d in emulator.deliveries if d.webhook_gid == old_gid and d.events]
-    assert attempts and not any(d.succeeded for d in attempts)
+    assert attempts
+    assert not any(d.succeeded for d in attempts)
     assert attempts[-1].at - attempts[0].at == pytest.approx(24 * 3600)
 
     [report] = await hub.health()
@@ -458,7 +463,7 @@ async def test_a_webhook_deleted_after_24_hours_of_failures_is_detected_and_repa
     assert emulator.webhooks[new_gid].secret != old_secret
     emulator.emit(_event("after repair"), webhook_gid=new_gid)
     await emulator.wait_idle()
-    assert [e.resource.name for e in seen] == ["after repair"]
+    assert [_name(e) for e in seen] == ["after repair"]
     [report] = await hub.health()
     assert report.status is HealthStatus.OK
     async with aiohttp.ClientSession() as probe:

@@ -32,7 +32,6 @@ def test_relative_sqlite_url_gives_a_relative_file() -> None:
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("redis://admin:hunter2@cache.internal:6379/0", "redis://"),
         ("postgres://admin:hunter2@db.internal/hooks", "'postgres'"),
         ("admin:hunter2@db.internal", "unknown scheme"),
         ("no-scheme-here", "without a scheme"),
