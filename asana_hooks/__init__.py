@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from asana_hooks.api_requests import CreatedWebhook, WebhookPage
 from asana_hooks.client import AsanaClient
-from asana_hooks.config import DEFAULT_BASE_URL, AckMode, ClientConfig, ReceiverConfig, RetryPolicy
+from asana_hooks.config import (
+    DEFAULT_BASE_URL,
+    AckMode,
+    ClientConfig,
+    InboxConfig,
+    ReceiverConfig,
+    RetryPolicy,
+)
 from asana_hooks.deliveries import Delivery
 from asana_hooks.errors import (
     AsanaAPIError,
     AsanaHooksError,
     BadRequest,
+    DeliveryRefused,
     DeliveryRejected,
     DuplicateWebhook,
     Forbidden,
@@ -41,6 +49,7 @@ from asana_hooks.errors import (
 )
 from asana_hooks.handshake import SecretStore, SubscriptionRecord
 from asana_hooks.hub import DERIVE, HealthReport, HealthStatus, Hub, Subscription
+from asana_hooks.inbox import DeadLetter, Inbox
 from asana_hooks.models import (
     AsanaResource,
     Change,
@@ -56,7 +65,7 @@ from asana_hooks.models import (
 )
 from asana_hooks.receiver import Receiver
 from asana_hooks.routing import Handler, Router
-from asana_hooks.stores import MemoryStore, SQLiteStore, open_store
+from asana_hooks.stores import MemoryStore, SQLiteStore, open_inbox, open_store
 
 __version__ = "0.1.0"
 
@@ -72,7 +81,9 @@ __all__ = [
     "CreatedWebhook",
     "DEFAULT_BASE_URL",
     "DERIVE",
+    "DeadLetter",
     "Delivery",
+    "DeliveryRefused",
     "DeliveryRejected",
     "DuplicateWebhook",
     "ErrorDetail",
@@ -88,6 +99,8 @@ __all__ = [
     "HealthReport",
     "HealthStatus",
     "Hub",
+    "Inbox",
+    "InboxConfig",
     "InvalidRequestError",
     "InvalidTarget",
     "LargerScopeFiltersRequired",
@@ -121,5 +134,6 @@ __all__ = [
     "WebhookNotFound",
     "WebhookPage",
     "__version__",
+    "open_inbox",
     "open_store",
 ]

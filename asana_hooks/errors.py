@@ -27,7 +27,8 @@ The tree, so that callers can branch on exactly what they care about::
     │   ├── HandshakeRefused (403)               X-Hook-Secret with no create in flight for the token
     │   ├── UnknownWebhookPath (404)             no subscription at that path token
     │   ├── PayloadTooLarge (413)                body above the configured limit, refused before HMAC
-    │   └── MalformedPayload (400)               signed correctly, but not a ``{"events": [...]}`` JSON body
+    │   ├── MalformedPayload (400)               signed correctly, but not a ``{"events": [...]}`` JSON body
+    │   └── DeliveryRefused (503)                a handler declined a verified batch; Asana resends it
     └── StoreError                               the secret store failed (I/O, corrupt data)
 
 Messages never contain tokens, secrets, signatures or request bodies: they are built from fixed text,
@@ -43,6 +44,7 @@ __all__ = [
     "AsanaAPIError",
     "AsanaHooksError",
     "BadRequest",
+    "DeliveryRefused",
     "DeliveryRejected",
     "DuplicateWebhook",
     "Forbidden",
@@ -247,8 +249,8 @@ class HandshakeNotReceived(HandshakeError):
     def __init__(self, target: str) -> None:
         self.target = target
         super().__init__(
-            f"no handshake reached the receiver for target {redact_target(target)}; check that the public URL "
-            "routes to this receiver (proxy, tunnel, path prefix)"
+            f"no handshake reached the receiver for target {redact_target(target)}; check that the "
+            "public URL routes to this receiver (proxy, tunnel, path prefix)"
         )
 
 
@@ -306,6 +308,16 @@ class MalformedPayload(DeliveryRejected):
     """The signature was valid but the body is not a JSON object with an ``events`` list."""
 
     http_status: ClassVar[int] = 400
+
+
+class DeliveryRefused(DeliveryRejected):
+    """Raised by a delivery handler to decline a verified batch without it counting as a bug.
+
+    The receiver answers ``http_status`` (503), so Asana resends the batch later instead of it
+    being acknowledged and lost. The hub raises it for webhooks no subscription here handles.
+    """
+
+    http_status: ClassVar[int] = 503
 
 
 class StoreError(AsanaHooksError):

@@ -14,6 +14,7 @@ shielded from cancellation, so a cancelled subscribe still learns the webhook's 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -30,12 +31,14 @@ from asana_hooks.config import ClientConfig, ReceiverConfig
 from asana_hooks.deliveries import Delivery
 from asana_hooks.errors import (
     AsanaHooksError,
+    DeliveryRefused,
     HandshakeNotReceived,
     HandshakeSecretMismatch,
     InvalidRequestError,
     WebhookNotFound,
 )
 from asana_hooks.handshake import PendingCreate, SecretStore, SubscriptionRecord, new_path_token
+from asana_hooks.inbox import Inbox
 from asana_hooks.models import Event, Webhook, WebhookFilter
 from asana_hooks.receiver import Receiver
 from asana_hooks.routing import Router
@@ -192,6 +195,8 @@ class Hub:
             recommended default in applications), ``MemoryStore`` for tests.
         receiver: A receiver you mounted yourself; by default one is started from
             ``receiver_config``.
+        inbox: Where verified batches wait for their handlers when ``receiver_config.ack_mode``
+            is ``AckMode.DURABLE`` (``open_inbox("sqlite:///inbox.db")`` or a Redis URL).
         clock: Seconds since the epoch; injected by tests.
     """
 
@@ -204,17 +209,20 @@ class Hub:
         client_config: ClientConfig | None = None,
         receiver: Receiver | None = None,
         receiver_config: ReceiverConfig | None = None,
+        inbox: Inbox | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if client is not None and (token is not None or client_config is not None):
             raise InvalidRequestError("pass either client or token/client_config, not both")
-        if receiver is not None and receiver_config is not None:
-            raise InvalidRequestError("pass either receiver or receiver_config, not both")
+        if receiver is not None and (receiver_config is not None or inbox is not None):
+            raise InvalidRequestError("pass either receiver or receiver_config/inbox, not both")
         self._owns_client = client is None
         self._client = client or AsanaClient(token, config=client_config or ClientConfig())
         self._store = store
         self._owns_receiver = receiver is None
-        self._receiver = receiver or Receiver(store, config=receiver_config or ReceiverConfig(), clock=clock)
+        self._receiver = receiver or Receiver(
+            store, config=receiver_config or ReceiverConfig(), inbox=inbox, clock=clock
+        )
         self._receiver.on_delivery = self._on_delivery
         self._receiver_started = not self._owns_receiver
         self._start_lock = anyio.Lock()
@@ -455,9 +463,7 @@ class Hub:
             raise HandshakeSecretMismatch(webhook.gid, target)
         await self._store.attach_webhook(token, webhook.gid)
         await self._store.clear_pending(token)
-        record = await self._store.get(token)
-        assert record is not None
-        return self._bind(record, webhook, router, reused=False)
+        return self._bind(dataclasses.replace(record, webhook_gid=webhook.gid), webhook, router, reused=False)
 
     async def _discard(self, webhook_gid: str, token: str) -> None:
         try:
@@ -486,7 +492,7 @@ class Hub:
     async def _on_delivery(self, record: SubscriptionRecord, delivery: Delivery) -> None:
         router = self._routes.get(record.token) or self.fallback
         if router is None:
-            raise _Unclaimed(record.webhook_gid)
+            raise DeliveryRefused(f"no handlers are bound for webhook {record.webhook_gid} in this process")
         if delivery.unparsed:
             logger.warning(
                 "webhook %s: %d event(s) did not fit the event model and were not routed",
@@ -494,10 +500,3 @@ class Hub:
                 len(delivery.unparsed),
             )
         await router.dispatch_all(delivery.events)
-
-
-class _Unclaimed(AsanaHooksError):
-    """No router claims a verified delivery; answering 5xx makes Asana retry instead of losing it."""
-
-    def __init__(self, webhook_gid: str | None) -> None:
-        super().__init__(f"no handlers are bound for webhook {webhook_gid} in this process")

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "AsanaResource",
@@ -145,6 +145,9 @@ class Change(_Tolerant):
     removed_value: Any = None
 
 
+_SOURCE_KEY = "_asana_hooks_source"
+
+
 class Event(_Tolerant):
     """One event of a delivery. Compact: ids only; fetch the resource for its state.
 
@@ -160,22 +163,22 @@ class Event(_Tolerant):
     change: Change | None = None
     type: str | None = Field(default=None, description="Deprecated by Asana; see resource.")
 
-    # A plain default, not default_factory: pydantic inspects factories on every instance, which
-    # made validating a 1,000-event batch twice as slow (docs/benchmarks.md).
-    _raw: dict[str, Any] | None = PrivateAttr(default=None)
-
     @property
     def raw(self) -> dict[str, Any]:
         """The event as decoded from the body, or its dump when built by hand."""
-        if self._raw is not None:
-            return self._raw
+        source: dict[str, Any] | None = self.__dict__.get(_SOURCE_KEY)
+        if source is not None:
+            return source
         return self.model_dump(mode="json", exclude_unset=True)
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Event:
         """Validate one decoded event and remember its original mapping."""
         event = cls.model_validate(raw)
-        event._raw = raw
+        # Kept beside the fields rather than as a pydantic private attribute: private attributes
+        # are initialised on every instance and made parsing a batch about 1.7x slower
+        # (docs/benchmarks.md). Pydantic ignores the extra __dict__ key in dumps and equality.
+        event.__dict__[_SOURCE_KEY] = raw
         return event
 
 

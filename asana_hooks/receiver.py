@@ -58,6 +58,7 @@ from asana_hooks.config import AckMode, ReceiverConfig
 from asana_hooks.dedupe import RecentEvents
 from asana_hooks.deliveries import Delivery, check_body_size, event_fingerprint, parse_delivery
 from asana_hooks.errors import (
+    DeliveryRefused,
     InvalidRequestError,
     MalformedPayload,
     PayloadTooLarge,
@@ -88,6 +89,10 @@ _log = logging.getLogger("asana_hooks.receiver")
 # The alphabet of secrets.token_urlsafe; anything else in the path is not one of our tokens.
 _PATH_SEGMENT = r"[A-Za-z0-9_-]{1,128}"
 _TOKEN_PATTERN = re.compile(_PATH_SEGMENT)
+
+
+# Seconds: how stale `last_seen_at` may get before a delivery with events records itself again.
+_LAST_SEEN_RESOLUTION = 1.0
 
 
 def _short(token: str) -> str:
@@ -368,7 +373,11 @@ class Receiver:
             return _text(400, "malformed delivery")
         now = self._clock()
         try:
-            await self._store.touch(token, now)
+            # Heartbeats always count; busy webhooks are recorded at most once a second, so a
+            # stream of deliveries does not turn into a stream of durable store writes.
+            seen = record.last_seen_at
+            if delivery.is_heartbeat or seen is None or now - seen >= _LAST_SEEN_RESOLUTION:
+                await self._store.touch(token, now)
         except StoreError:
             # Verification succeeded; a failed last-seen update must not make Asana resend.
             _log.warning("could not record the last delivery time for path token %s", short, exc_info=True)
@@ -391,6 +400,10 @@ class Receiver:
             return await self._acknowledge_then_handle(request, handler, record, fresh, keys, now)
         try:
             await handler(record, fresh)
+        except DeliveryRefused as refusal:
+            # The handler declined the batch on purpose (e.g. nothing here handles that webhook).
+            _log.warning("delivery for path token %s refused: %s; Asana resends", short, refusal)
+            return _text(refusal.http_status, "delivery refused")
         except Exception:
             _log.exception(
                 "the delivery handler failed for path token %s; answering 500 so Asana resends", short

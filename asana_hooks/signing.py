@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from asana_hooks.errors import SignatureInvalid
 
 __all__ = ["SIGNATURE_HEADER", "HeaderSource", "sign", "verify_signature"]
@@ -79,6 +81,10 @@ def _single_ascii_header(headers: HeaderSource) -> bytes:
     """The one signature header value as ASCII bytes, or SignatureInvalid."""
     wanted = SIGNATURE_HEADER.lower()
     values: list[Any] = []
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        # aiohttp's request headers: a case-insensitive lookup instead of a walk over every header.
+        values = headers.getall(SIGNATURE_HEADER, [])
+        return _one_ascii_value(values)
     try:
         pairs: Iterable[tuple[Any, Any]] = (
             headers.items() if isinstance(headers, Mapping) else headers  # multidict.items() repeats
@@ -88,6 +94,10 @@ def _single_ascii_header(headers: HeaderSource) -> bytes:
                 values.append(value)
     except (TypeError, ValueError):
         raise SignatureInvalid("the request headers could not be read") from None
+    return _one_ascii_value(values)
+
+
+def _one_ascii_value(values: list[Any]) -> bytes:
     if not values:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} is missing")
     if len(values) > 1:

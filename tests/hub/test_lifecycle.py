@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from asana_hooks import (
+    AckMode,
     AsanaClient,
     Event,
     HealthStatus,
@@ -15,6 +16,7 @@ from asana_hooks import (
     ReceiverConfig,
     Router,
     SQLiteStore,
+    open_inbox,
 )
 from asana_hooks.emulator import Emulator
 
@@ -125,7 +127,7 @@ async def test_a_cancelled_subscribe_leaves_nothing_half_made(emulator: Emulator
 async def test_a_delivery_nobody_claims_is_refused_so_asana_retries(
     emulator: Emulator, client: AsanaClient, tmp_path: Path
 ) -> None:
-    """After a restart, before subscribe binds handlers, events get a 5xx instead of being dropped."""
+    """After a restart, before subscribe binds handlers, events get 503 instead of being dropped."""
     path = tmp_path / "secrets.sqlite3"
     async with SQLiteStore(path) as store, Hub(store=store, client=client) as first:
         await first.subscribe(emulator.world.project_gid, Router())
@@ -139,4 +141,34 @@ async def test_a_delivery_nobody_claims_is_refused_so_asana_retries(
         await emulator.wait_idle()
         last = [d for d in emulator.deliveries if d.kind == "delivery"][-1]
         assert last.events
-        assert last.status == 500  # TODO(lead): 503 once handlers can refuse with a status
+        assert last.status == 503
+
+
+async def test_a_durable_hub_persists_batches_and_handles_them(
+    emulator: Emulator, client: AsanaClient, tmp_path: Path
+) -> None:
+    """With AckMode.DURABLE and an inbox, events are acknowledged after persisting, then handled."""
+    seen: list[Event] = []
+    handled = anyio.Event()
+    router = Router()
+
+    async def record(event: Event) -> None:
+        seen.append(event)
+        handled.set()
+
+    router.add(record)
+    config = ReceiverConfig(ack_mode=AckMode.DURABLE)
+    async with (
+        SQLiteStore(tmp_path / "secrets.sqlite3") as store,
+        open_inbox(f"sqlite:///{tmp_path / 'inbox.sqlite3'}") as inbox,
+    ):
+        async with Hub(store=store, client=client, receiver_config=config, inbox=inbox) as hub:
+            await hub.subscribe(emulator.world.project_gid, router)
+            task = await _rename_task(client, emulator, "durable")
+            await emulator.wait_idle()
+            with anyio.fail_after(10):
+                while task not in {e.resource.gid for e in seen}:
+                    await handled.wait()
+                    handled = anyio.Event()
+        # Closing the hub let the workers finish: nothing is left waiting in the inbox.
+        assert await inbox.backlog() == 0
