@@ -18,14 +18,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
-
-import anyio
-import anyio.to_thread
 
 from asana_hooks.errors import InvalidRequestError, StoreError
 from asana_hooks.handshake import (
@@ -35,6 +30,7 @@ from asana_hooks.handshake import (
     decide_capture,
     record_from_capture,
 )
+from asana_hooks.stores.sqlite_file import SQLiteFile, transaction
 
 __all__ = ["SQLiteStore"]
 
@@ -120,25 +116,6 @@ def _pending(row: tuple[Any, ...]) -> PendingCreate:
     )
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _private_file(path: Path) -> None:
-    """Create ``path`` readable by its owner only, or tighten it if it exists."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class SQLiteStore:
     """Pending creates and records in a SQLite file, opened on first use.
 
@@ -147,57 +124,21 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = anyio.Lock()
-        self._closed = False
+        self._file = SQLiteFile(path, schema=_SCHEMA, what="SQLite store")
 
     def __repr__(self) -> str:
-        return f"SQLiteStore(path={str(self._path)!r})"
+        return f"SQLiteStore(path={str(self._file.path)!r})"
 
     @property
     def path(self) -> Path:
         """The database file."""
-        return self._path
-
-    def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _private_file(self._path)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
-            for suffix in ("-wal", "-shm"):
-                side = self._path.with_name(self._path.name + suffix)
-                if side.exists():
-                    os.chmod(side, 0o600)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``work`` on the connection in a worker thread, one call at a time."""
-        async with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-
-            def call() -> _T:
-                if self._conn is None:
-                    self._conn = self._connect()
-                return work(self._conn)
-
-            try:
-                return await anyio.to_thread.run_sync(call)
-            except (sqlite3.Error, OSError, ValueError) as exc:
-                raise StoreError(f"the SQLite store failed: {type(exc).__name__}") from exc
+        return self._file.path
 
     async def add_pending(self, pending: PendingCreate) -> None:
         """Arm the handshake for ``pending.token``."""
 
         def work(conn: sqlite3.Connection) -> bool:
-            with _transaction(conn):
+            with transaction(conn):
                 taken = conn.execute(
                     "SELECT 1 FROM pending_creates WHERE token = ? "
                     "UNION ALL SELECT 1 FROM subscriptions WHERE token = ?",
@@ -217,14 +158,14 @@ class SQLiteStore:
                 )
                 return True
 
-        if not await self._run(work):
+        if not await self._file.run(work):
             raise InvalidRequestError("that path token is already in use")
 
     async def capture_handshake(self, token: str, secret: str, now: float) -> CaptureOutcome:
         """Apply the capture rule in one immediate transaction; ACCEPTED means committed."""
 
         def work(conn: sqlite3.Connection) -> CaptureOutcome:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute("DELETE FROM pending_creates WHERE expires_at <= ?", (now,))
                 row = conn.execute(_PENDING_BY_PATH, (token,)).fetchone()
                 pending = _pending(row) if row else None
@@ -248,11 +189,13 @@ class SQLiteStore:
                     )
                 return outcome
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def clear_pending(self, token: str) -> None:
         """Disarm the handshake for ``token``."""
-        await self._run(lambda conn: conn.execute("DELETE FROM pending_creates WHERE token = ?", (token,)))
+        await self._file.run(
+            lambda conn: conn.execute("DELETE FROM pending_creates WHERE token = ?", (token,))
+        )
 
     async def get(self, token: str) -> SubscriptionRecord | None:
         """The record for ``token``, or None."""
@@ -261,7 +204,7 @@ class SQLiteStore:
             row = conn.execute(_RECORD_BY_PATH, (token,)).fetchone()
             return _record(row) if row else None
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def find_by_webhook(self, webhook_gid: str) -> SubscriptionRecord | None:
         """The record attached to ``webhook_gid``, or None."""
@@ -273,7 +216,7 @@ class SQLiteStore:
             ).fetchone()
             return _record(row) if row else None
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def list_records(self) -> list[SubscriptionRecord]:
         """Every record, oldest first."""
@@ -282,7 +225,7 @@ class SQLiteStore:
             rows = conn.execute(_ALL_RECORDS).fetchall()
             return [_record(row) for row in rows]
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def attach_webhook(self, token: str, webhook_gid: str) -> None:
         """Set the record's webhook gid."""
@@ -293,12 +236,12 @@ class SQLiteStore:
             )
             return cursor.rowcount
 
-        if await self._run(work) == 0:
+        if await self._file.run(work) == 0:
             raise StoreError("no subscription record for that path token")
 
     async def touch(self, token: str, now: float) -> None:
         """Note a verified delivery at ``now``."""
-        await self._run(
+        await self._file.run(
             lambda conn: conn.execute(
                 "UPDATE subscriptions SET last_seen_at = ? WHERE token = ?", (now, token)
             )
@@ -308,26 +251,19 @@ class SQLiteStore:
         """Forget the record and any pending create for ``token``."""
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute("DELETE FROM subscriptions WHERE token = ?", (token,))
                 conn.execute("DELETE FROM pending_creates WHERE token = ?", (token,))
 
-        await self._run(work)
+        await self._file.run(work)
 
     async def aclose(self) -> None:
         """Close the connection; later calls raise StoreError."""
-        async with self._lock:
-            self._closed = True
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                try:
-                    await anyio.to_thread.run_sync(conn.close)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"the SQLite store failed: {type(exc).__name__}") from exc
+        await self._file.aclose()
 
     async def __aenter__(self) -> Self:
         # Open now, so a bad path or a corrupt file fails at startup rather than at a handshake.
-        await self._run(lambda conn: None)
+        await self._file.run(lambda conn: None)
         return self
 
     async def __aexit__(

@@ -18,17 +18,13 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import anyio
-import anyio.to_thread
-
-from asana_hooks.errors import StoreError
 from asana_hooks.inbox import DeadLetter, InboxEntry, fresh_fingerprints, seen_key
+from asana_hooks.stores.sqlite_file import SQLiteFile, transaction
 
 __all__ = ["SQLiteInbox"]
 
@@ -74,17 +70,6 @@ _CLAIMABLE = (
 )
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def _fingerprints(text: str) -> tuple[str, ...]:
     decoded = json.loads(text)
     if not isinstance(decoded, list) or not all(isinstance(f, str) for f in decoded):
@@ -109,52 +94,15 @@ class SQLiteInbox:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = anyio.Lock()
-        self._closed = False
+        self._file = SQLiteFile(path, schema=_SCHEMA, what="SQLite inbox")
 
     def __repr__(self) -> str:
-        return f"SQLiteInbox(path={str(self._path)!r})"
+        return f"SQLiteInbox(path={str(self._file.path)!r})"
 
     @property
     def path(self) -> Path:
         """The database file."""
-        return self._path
-
-    def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-        os.chmod(self._path, 0o600)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
-            for suffix in ("-wal", "-shm"):
-                side = self._path.with_name(self._path.name + suffix)
-                if side.exists():
-                    os.chmod(side, 0o600)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        async with self._lock:
-            if self._closed:
-                raise StoreError("the inbox is closed")
-
-            def call() -> _T:
-                if self._conn is None:
-                    self._conn = self._connect()
-                return work(self._conn)
-
-            try:
-                return await anyio.to_thread.run_sync(call)
-            except (sqlite3.Error, OSError, ValueError) as exc:
-                raise StoreError(f"the SQLite inbox failed: {type(exc).__name__}") from exc
+        return self._file.path
 
     async def put(
         self, token: str, body: bytes, fingerprints: Sequence[str], now: float, window: float | None
@@ -163,7 +111,7 @@ class SQLiteInbox:
         entry_id = uuid.uuid4().hex
 
         def work(conn: sqlite3.Connection) -> str | None:
-            with _transaction(conn):
+            with transaction(conn):
                 seen: dict[str, float] = {}
                 if window is not None:
                     conn.execute("DELETE FROM inbox_seen_events WHERE seen_at <= ?", (now - window,))
@@ -189,13 +137,13 @@ class SQLiteInbox:
                 )
                 return entry_id
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def claim(self, consumer: str, now: float, lease: float) -> InboxEntry | None:
         """Lease the oldest due batch that no live lease holds."""
 
         def work(conn: sqlite3.Connection) -> InboxEntry | None:
-            with _transaction(conn):
+            with transaction(conn):
                 row = conn.execute(_CLAIMABLE, (now, now - lease)).fetchone()
                 if row is None:
                     return None
@@ -215,13 +163,13 @@ class SQLiteInbox:
                 last_error=last_error,
             )
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def _holder_update(self, statement: str, entry: InboxEntry, *values: Any) -> None:
         # Only the lease holder may change a claimed entry: a worker whose lease ran out and was
         # taken over must not clobber the new holder's state. Every statement ends in that check.
         params = (*values, _row_id(entry), _claimer(entry))
-        await self._run(lambda conn: conn.execute(statement, params))
+        await self._file.run(lambda conn: conn.execute(statement, params))
 
     async def renew(self, entry: InboxEntry, now: float) -> None:
         """Extend the lease of a claimed batch."""
@@ -238,7 +186,7 @@ class SQLiteInbox:
 
     async def complete(self, entry: InboxEntry) -> None:
         """Forget a handled batch."""
-        await self._run(
+        await self._file.run(
             lambda conn: conn.execute("DELETE FROM inbox_entries WHERE id = ?", (_row_id(entry),))
         )
 
@@ -256,7 +204,7 @@ class SQLiteInbox:
         """Count a failure and move the batch to the dead letters."""
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 deleted = conn.execute(
                     "DELETE FROM inbox_entries WHERE id = ? AND claimed_by = ?",
                     (_row_id(entry), _claimer(entry)),
@@ -277,7 +225,7 @@ class SQLiteInbox:
                         ),
                     )
 
-        await self._run(work)
+        await self._file.run(work)
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter, oldest first."""
@@ -301,27 +249,20 @@ class SQLiteInbox:
                 for entry_id, token, body, fingerprints, received_at, attempts, failed_at, last_error in rows
             ]
 
-        return await self._run(work)
+        return await self._file.run(work)
 
     async def backlog(self) -> int:
         """Batches waiting, leased or due for retry."""
-        return await self._run(
+        return await self._file.run(
             lambda conn: int(conn.execute("SELECT COUNT(*) FROM inbox_entries").fetchone()[0])
         )
 
     async def aclose(self) -> None:
         """Close the connection; later calls raise StoreError. Safe to call twice."""
-        async with self._lock:
-            self._closed = True
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                try:
-                    await anyio.to_thread.run_sync(conn.close)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"the SQLite inbox failed: {type(exc).__name__}") from exc
+        await self._file.aclose()
 
     async def __aenter__(self) -> Self:
-        await self._run(lambda conn: None)
+        await self._file.run(lambda conn: None)
         return self
 
     async def __aexit__(
