@@ -281,6 +281,8 @@ class Hub:
 
     async def start(self) -> None:
         """Start the embedded receiver now (``subscribe`` does it on first use)."""
+        if self._receiver_started:
+            return  # the common case on every subscribe: no lock round trip
         async with self._start_lock:
             if not self._receiver_started:
                 await self._receiver.start()

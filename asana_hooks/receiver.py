@@ -636,6 +636,8 @@ class Receiver:
 
         events = [event for event in delivery.events if fresh(event.raw)]
         unparsed = [item for item in delivery.unparsed if fresh(item)]
+        if len(events) == len(delivery.events) and len(unparsed) == len(delivery.unparsed):
+            return delivery, keys  # nothing seen before: the usual case, no copy
         return dataclasses.replace(delivery, events=events, unparsed=unparsed), keys
 
     def _remember(self, keys: list[str], now: float) -> None:
