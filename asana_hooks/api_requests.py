@@ -26,6 +26,7 @@ from asana_hooks.errors import (
     BadRequest,
     DuplicateWebhook,
     Forbidden,
+    HandshakeFailed,
     InvalidRequestError,
     InvalidTarget,
     LargerScopeFiltersRequired,
@@ -383,6 +384,8 @@ def _error_for(
     if status == 400:
         if any(e.get("error") == LARGER_SCOPE_FILTERS_ERROR for e in errors):
             return LargerScopeFiltersRequired(status, errors, **where)
+        if method == "POST" and path == _WEBHOOKS and any("handshake" in m for m in messages):
+            return HandshakeFailed(status, errors, **where)
         return BadRequest(status, errors, **where)
     if status == 401:
         return Unauthorized(status, errors, **where)

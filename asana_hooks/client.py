@@ -41,7 +41,7 @@ from asana_hooks.api_requests import (
     update_webhook_request,
 )
 from asana_hooks.backoff import SAFE_METHODS, retry_delay, should_retry
-from asana_hooks.config import ClientConfig
+from asana_hooks.config import DEFAULT_BASE_URL, ClientConfig
 from asana_hooks.errors import (
     AsanaAPIError,
     InvalidRequestError,
@@ -52,13 +52,21 @@ from asana_hooks.errors import (
 )
 from asana_hooks.models import Webhook
 
-__all__ = ["TOKEN_ENV_VAR", "AsanaClient", "user_agent"]
+__all__ = ["BASE_URL_ENV_VAR", "TOKEN_ENV_VAR", "AsanaClient", "user_agent"]
 
 #: Environment variable read when no token is passed.
 TOKEN_ENV_VAR = "ASANA_ACCESS_TOKEN"  # noqa: S105 (a variable name, not a secret)
 
 _log = logging.getLogger("asana_hooks.client")
-_DEFAULT_CONFIG = ClientConfig()
+#: Read when no ``config`` is given, so the same program can run against the emulator offline.
+BASE_URL_ENV_VAR = "ASANA_BASE_URL"
+
+
+def _default_config() -> ClientConfig:
+    try:
+        return ClientConfig(base_url=os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL)
+    except ValueError as exc:
+        raise InvalidRequestError(f"${BASE_URL_ENV_VAR} is not usable: {exc}") from None
 
 
 def user_agent() -> str:
@@ -96,6 +104,14 @@ def _resolve_token(token: str | None) -> _Token:
     return _Token(value)
 
 
+def _reason(exc: aiohttp.ClientError) -> str:
+    """The error's kind, with the OS's words when there are some (never URLs, headers or bodies)."""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return f"{type(exc).__name__} ({os_error.strerror.lower()})"
+    return type(exc).__name__
+
+
 class AsanaClient:
     """Async client for Asana's Webhooks API (and any other route through :meth:`request_json`).
 
@@ -107,7 +123,8 @@ class AsanaClient:
 
     Args:
         token: A personal access token or OAuth token; defaults to ``$ASANA_ACCESS_TOKEN``.
-        config: Base URL, timeouts, concurrency caps and retry policy.
+        config: Base URL, timeouts, concurrency caps and retry policy. Without one, the defaults
+            with the base URL from ``$ASANA_BASE_URL`` (e.g. the emulator's) or else Asana's.
         session: An aiohttp session to use; the client then never closes it. Without one, the
             client creates its own on first use and closes it in :meth:`aclose`.
         sleep: Awaited with the delay before each retry (tests pass a recorder that returns at once).
@@ -121,12 +138,13 @@ class AsanaClient:
         self,
         token: str | None = None,
         *,
-        config: ClientConfig = _DEFAULT_CONFIG,
+        config: ClientConfig | None = None,
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
         self._token = _resolve_token(token)
+        config = config if config is not None else _default_config()
         self._config = config
         self._base_url = config.base_url.rstrip("/")
         self._session = session
@@ -422,4 +440,4 @@ class AsanaClient:
             raise RequestTimeout(f"{spec.method} {spec.path} timed out") from exc
         except aiohttp.ClientError as exc:
             _log.debug("%s %s -> %s (attempt %d)", spec.method, spec.path, type(exc).__name__, attempt)
-            raise TransportError(f"{spec.method} {spec.path} failed: {type(exc).__name__}") from exc
+            raise TransportError(f"{spec.method} {spec.path} failed: {_reason(exc)}") from exc

@@ -8,7 +8,8 @@ The tree, so that callers can branch on exactly what they care about::
     │   └── RequestTimeout
     ├── AsanaAPIError                            Asana answered with an error status
     │   ├── BadRequest (400)
-    │   │   └── LargerScopeFiltersRequired       workspace/team/portfolio webhook without allowed filters
+    │   │   ├── LargerScopeFiltersRequired       workspace/team/portfolio webhook without allowed filters
+    │   │   └── HandshakeFailed (also a HandshakeError) Asana could not complete the handshake
     │   ├── Unauthorized (401)
     │   ├── PaymentRequired (402)
     │   ├── Forbidden (403)
@@ -20,6 +21,7 @@ The tree, so that callers can branch on exactly what they care about::
     │   ├── ServerError (5xx)                    .phrase: Asana's support phrase
     │   └── UnexpectedResponse                   success status, but not the body the call returns
     ├── HandshakeError                           the create's handshake went wrong
+    │   ├── HandshakeFailed                      (see above) Asana's 400 saying the handshake failed
     │   ├── HandshakeNotReceived                 Asana's create finished without our receiver seeing it
     │   └── HandshakeSecretMismatch              the 201's X-Hook-Secret differs from the handshake's
     ├── DeliveryRejected                         an incoming request was refused; .http_status says how
@@ -49,6 +51,7 @@ __all__ = [
     "DuplicateWebhook",
     "Forbidden",
     "HandshakeError",
+    "HandshakeFailed",
     "HandshakeNotReceived",
     "HandshakeRefused",
     "HandshakeSecretMismatch",
@@ -237,6 +240,15 @@ class UnexpectedResponse(AsanaAPIError):
 
 class HandshakeError(AsanaHooksError):
     """The create's handshake did not complete as the protocol requires."""
+
+
+class HandshakeFailed(BadRequest, HandshakeError):
+    """The create was refused because Asana could not complete the handshake with the target.
+
+    Asana reached no receiver, or the receiver did not answer 200/204 with the identical
+    ``X-Hook-Secret`` in time (a proxy asking for credentials, a wrong public URL, a tunnel down).
+    Both an API error (``status``, ``errors``) and a handshake error.
+    """
 
 
 class HandshakeNotReceived(HandshakeError):

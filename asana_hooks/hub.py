@@ -190,7 +190,7 @@ class Hub:
 
     Args:
         client: An :class:`AsanaClient` to use; by default one is made from ``token`` and
-            ``client_config`` (token defaulting to ``ASANA_ACCESS_TOKEN``).
+            ``client_config`` (defaulting to ``$ASANA_ACCESS_TOKEN`` and ``$ASANA_BASE_URL``).
         store: Where secrets live. Required: pass ``SQLiteStore`` for durability (the
             recommended default in applications), ``MemoryStore`` for tests.
         receiver: A receiver you mounted yourself; by default one is started from
@@ -217,7 +217,7 @@ class Hub:
         if receiver is not None and (receiver_config is not None or inbox is not None):
             raise InvalidRequestError("pass either receiver or receiver_config/inbox, not both")
         self._owns_client = client is None
-        self._client = client or AsanaClient(token, config=client_config or ClientConfig())
+        self._client = client or AsanaClient(token, config=client_config)
         self._store = store
         self._owns_receiver = receiver is None
         self._receiver = receiver or Receiver(

@@ -7,7 +7,6 @@ and are never printed.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +14,7 @@ import anyio
 
 from asana_hooks.cli.arguments import build_parser
 from asana_hooks.cli.exit_codes import ExitCode, exit_code_for
-from asana_hooks.cli.output import error_line
+from asana_hooks.cli.output import error_line, silence_stdout
 from asana_hooks.errors import AsanaHooksError
 
 __all__ = ["console_main", "main"]
@@ -43,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``asana-hooks list | head -1``): not an error worth a traceback.
-        _silence_stdout()
+        silence_stdout()
         return ExitCode.OK
     except BaseException as exc:
         # Task groups wrap what their tasks raise; an expected error alone in a group is still expected.
@@ -59,15 +58,6 @@ def _expected(exc: BaseException) -> AsanaHooksError | None:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc if isinstance(exc, AsanaHooksError) else None
-
-
-def _silence_stdout() -> None:
-    # Python flushes stdout at exit and would report the broken pipe again.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def console_main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from asana_hooks import __version__
 from asana_hooks.cli import webhook_commands as run
 from asana_hooks.cli.demo import run_demo
 from asana_hooks.cli.emulator_command import run_emulator
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes:\n" + describe_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"asana-hooks {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands)
     _add_emulator(commands)

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from asana_hooks.cli.exit_codes import ExitCode
-from asana_hooks.cli.output import diagnostic, print_json
+from asana_hooks.cli.output import diagnostic, print_json, silence_stdout
 from asana_hooks.client import AsanaClient
 from asana_hooks.config import ClientConfig
 from asana_hooks.emulator import Emulator
@@ -38,10 +38,14 @@ class _Show:
     labels: dict[str, str] = field(default_factory=dict)
 
     def line(self, kind: str, text: str, **data: Any) -> None:
-        if self.as_json:
-            print_json({"type": kind, **data})
-        else:
-            print(text, flush=True)
+        try:
+            if self.as_json:
+                print_json({"type": kind, **data})
+            else:
+                print(text, flush=True)
+        except BrokenPipeError:
+            # ``demo | head``: the reader left; the demo still finishes and cleans up, quietly.
+            silence_stdout()
 
     def describe(self, event: Event) -> str:
         resource = event.resource

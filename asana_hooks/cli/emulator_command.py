@@ -17,6 +17,7 @@ import anyio
 from asana_hooks.cli.exit_codes import CommandFailed, ExitCode
 from asana_hooks.cli.output import diagnostic
 from asana_hooks.cli.settings import BASE_URL_ENV, TOKEN_ENV
+from asana_hooks.cli.stop_signals import STOP_SIGNALS
 from asana_hooks.emulator import Emulator
 from asana_hooks.emulator.standalone import TOKEN_ENV as EMULATOR_TOKEN_ENV
 
@@ -26,7 +27,7 @@ __all__ = ["run_emulator"]
 async def run_emulator(args: argparse.Namespace) -> int:
     """Serve the emulator on ``--host``/``--port`` until a signal; exit 0."""
     supplied = args.token or os.environ.get(EMULATOR_TOKEN_ENV) or None
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         emulator = Emulator(host=args.host, port=args.port, token=supplied, strict=args.strict)
         try:
             await emulator.start()

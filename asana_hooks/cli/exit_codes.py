@@ -59,8 +59,8 @@ _CODES: tuple[tuple[type[AsanaHooksError], ExitCode], ...] = (
     (NotFound, ExitCode.NOT_FOUND),
     (RateLimited, ExitCode.RATE_LIMITED),
     (Forbidden, ExitCode.FORBIDDEN),
+    (HandshakeError, ExitCode.HANDSHAKE),  # before BadRequest: HandshakeFailed is both
     (BadRequest, ExitCode.BAD_REQUEST),
-    (HandshakeError, ExitCode.HANDSHAKE),
     (TransportError, ExitCode.TRANSPORT),
     (AsanaAPIError, ExitCode.API_ERROR),
     (StoreError, ExitCode.STORE),

@@ -9,17 +9,20 @@ webhook (unless ``--keep``) and exits 0; a second one quits at once.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
 
 from asana_hooks.cli.exit_codes import CommandFailed, ExitCode
-from asana_hooks.cli.output import diagnostic, print_json
+from asana_hooks.cli.output import diagnostic, print_json, silence_stdout
 from asana_hooks.cli.settings import client_config, default_store_url, parse_filter, read_token
+from asana_hooks.cli.stop_signals import STOP_SIGNALS
 from asana_hooks.client import AsanaClient
 from asana_hooks.config import ReceiverConfig
-from asana_hooks.errors import BadRequest, InvalidRequestError, InvalidTarget
+from asana_hooks.errors import DeliveryRefused, HandshakeFailed, InvalidRequestError, InvalidTarget
 from asana_hooks.hub import Hub, Subscription
 from asana_hooks.models import Event, WebhookFilter
 from asana_hooks.routing import Router
@@ -51,7 +54,10 @@ class _Stop:
             else:
                 diagnostic(f"received {name} again: quitting without clean-up")
                 self.scope.cancel()
-                return
+                # A create in flight is shielded until Asana answers (up to the client timeout);
+                # the person asked twice, so leave now rather than wait for it.
+                sys.stdout.flush()
+                os._exit(ExitCode.INTERRUPTED)
 
 
 async def _start(hub: Hub, config: ReceiverConfig) -> None:
@@ -82,6 +88,11 @@ async def run_listen(args: argparse.Namespace) -> int:
     receiver_config = _receiver_config(args)
     config = client_config(args.base_url)
     token = await read_token(args.token_file)
+    if args.keep and (args.store or "").strip().lower() == "memory:":
+        raise InvalidRequestError(
+            "--keep with --store memory: would leave a webhook whose secret dies with this process; "
+            "use a durable store (sqlite:///path, the default) or drop --keep"
+        )
     store = open_store(args.store or default_store_url())
     stop = _Stop()
     ready = anyio.Event()
@@ -94,14 +105,16 @@ async def run_listen(args: argparse.Namespace) -> int:
         try:
             print_json({"webhook_gid": subscription.webhook_gid, "event": event.raw})
         except BrokenPipeError:
-            # Nobody reads any more (``listen | head -1``): stop, and let Asana keep the batch.
+            # Nobody reads any more (``listen | head -1``): stop, and refuse the batch with 503 so
+            # Asana keeps it for whoever listens next; not a handler bug, so no traceback.
+            silence_stdout()
             stop.requested.set()
-            raise
+            raise DeliveryRefused("stdout was closed; this listener is stopping") from None
 
     router = Router()
     router.add(forward)
     # Signals are caught from the start, so that one arriving mid-subscribe still cleans up after it.
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, stop.scope:
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals, stop.scope:
         async with anyio.create_task_group() as watchers:
             watchers.start_soon(stop.watch, signals)
             async with (
@@ -115,13 +128,11 @@ async def run_listen(args: argparse.Namespace) -> int:
                 except InvalidTarget as error:
                     _tunnel_note(error, hub, args.public_url)
                     raise
-                except BadRequest as error:
-                    # Asana reports a handshake it could not complete as a plain 400.
-                    if "handshake" in error.message.lower():
-                        error.add_note(
-                            f"Asana could not reach this receiver at {hub.receiver.public_url}; "
-                            "check that --public-url (or the tunnel) forwards to it"
-                        )
+                except HandshakeFailed as error:
+                    error.add_note(
+                        f"Asana could not reach this receiver at {hub.receiver.public_url}; "
+                        "check that --public-url (or the tunnel) forwards to it"
+                    )
                     raise
                 ready.set()
                 verb = "reusing" if subscription.reused else "created"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,15 @@ from asana_hooks.errors import (
 )
 from asana_hooks.models import Webhook
 
-__all__ = ["diagnostic", "error_line", "print_json", "webhook_details", "webhook_json", "webhook_table"]
+__all__ = [
+    "diagnostic",
+    "error_line",
+    "print_json",
+    "silence_stdout",
+    "webhook_details",
+    "webhook_json",
+    "webhook_table",
+]
 
 # A receiver target ends in /h/<path token>: the token is the create's correlation key, so error lines
 # keep only its first characters (enough to tell two apart), as the receiver's logs do.
@@ -35,6 +44,18 @@ _HINTS: tuple[tuple[type[AsanaHooksError], str], ...] = (
     (TransportError, "check --base-url / $ASANA_BASE_URL and the network"),
     (StoreError, "check --store: its file must be writable, its server reachable"),
 )
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader went away (``... | head -1``).
+
+    Python flushes stdout at exit and would report the broken pipe again, with a traceback.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def print_json(payload: Any) -> None:

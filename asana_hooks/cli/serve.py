@@ -18,6 +18,7 @@ import anyio
 from asana_hooks.cli.exit_codes import ExitCode
 from asana_hooks.cli.output import diagnostic, print_json
 from asana_hooks.cli.settings import default_store_url
+from asana_hooks.cli.stop_signals import STOP_SIGNALS
 from asana_hooks.config import ReceiverConfig
 from asana_hooks.deliveries import Delivery
 from asana_hooks.errors import AsanaHooksError, InvalidRequestError
@@ -97,7 +98,7 @@ async def run_serve(args: argparse.Namespace) -> int:
             print_json({"webhook_gid": gid, "event": item})
 
     # Signals are caught from before the socket is bound, so none can kill the process half-way.
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async with store, Receiver(store, config=config, on_delivery=forward) as receiver:
             webhooks = sum(1 for record in await store.list_records() if record.webhook_gid is not None)
             diagnostic(

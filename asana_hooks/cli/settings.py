@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import anyio
 from pydantic import ValidationError
 
-from asana_hooks.config import DEFAULT_BASE_URL, ClientConfig
+from asana_hooks.config import DEFAULT_BASE_URL, ClientConfig, RetryPolicy
 from asana_hooks.errors import InvalidRequestError
 from asana_hooks.models import WebhookFilter
 
@@ -26,7 +26,8 @@ TOKEN_ENV = "ASANA_ACCESS_TOKEN"  # noqa: S105 - the name of the variable, not a
 BASE_URL_ENV = "ASANA_BASE_URL"
 
 # Resource types, subtypes, actions and field names are snake_case words in Asana's API.
-_WORD = re.compile(r"[a-z][a-z0-9_]*")
+# snake_case names, at most 100 characters (no Asana name is longer)
+_WORD = re.compile(r"[a-z][a-z0-9_]{0,99}")
 
 
 async def read_token(token_file: str | None) -> str:
@@ -78,7 +79,9 @@ def client_config(base_url: str | None) -> ClientConfig:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidRequestError("bad base URL: it must not carry credentials, a query or a fragment")
     try:
-        return ClientConfig(base_url=url)
+        # Shorter than the library's defaults: a person is waiting. 30 s still leaves a create
+        # room for Asana's handshake, and 3 attempts bound a dead API to about a minute and a half.
+        return ClientConfig(base_url=url, timeout=30.0, retry=RetryPolicy(max_attempts=3))
     except ValueError as exc:
         raise InvalidRequestError(f"bad base URL: {exc}") from None
 
@@ -88,6 +91,12 @@ def default_store_url() -> str:
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     path = Path(data_home).expanduser().absolute() / "asana-hooks" / "secrets.sqlite3"
     return "sqlite://" + path.as_posix()
+
+
+# Asana's filter keys and the actions its webhooks know (WebhookFilter in the OpenAPI spec). The
+# compact syntax accepts only these actions, to catch typos; a JSON filter can carry a newer one.
+_FILTER_KEYS = frozenset({"resource_type", "resource_subtype", "action", "fields"})
+_ACTIONS = frozenset({"added", "changed", "deleted", "removed", "undeleted"})
 
 
 def parse_filter(text: str) -> WebhookFilter:
@@ -106,8 +115,12 @@ def parse_filter(text: str) -> WebhookFilter:
     if len(parts) > 3:
         raise InvalidRequestError(f"--filter {text!r}: use TYPE[/SUBTYPE][:ACTION[:FIELD,...]]")
     kind, action, fields = (*parts, "", "")[:3]
-    resource_type, _, subtype = kind.partition("/")
-    names = [name.strip() for name in fields.split(",") if name.strip()]
+    resource_type, slash, subtype = kind.partition("/")
+    if slash and not subtype:
+        raise InvalidRequestError(f"--filter {text!r}: the subtype after '/' is missing")
+    names = [name.strip() for name in fields.split(",")] if fields else []
+    if any(not name for name in names):
+        raise InvalidRequestError(f"--filter {text!r}: a field name between commas is empty")
     words = [("resource type", resource_type, True), ("subtype", subtype, False), ("action", action, False)]
     words += [("field", name, True) for name in names]
     for label, word, required in words:
@@ -117,6 +130,7 @@ def parse_filter(text: str) -> WebhookFilter:
                 f"--filter {text!r}: the {label} is {shown}; expected snake_case names, "
                 "e.g. task:changed:name,due_on"
             )
+    _check_action(text, action or None)
     if names and action not in ("", "changed"):
         raise InvalidRequestError(f"--filter {text!r}: fields are only valid with the action 'changed'")
     return WebhookFilter(
@@ -134,8 +148,19 @@ def _json_filter(text: str) -> WebhookFilter:
         raise InvalidRequestError(f"--filter {text!r} is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequestError(f"--filter {text!r}: JSON filters must be objects")
+    if not any(data.get(key) is not None for key in _FILTER_KEYS):
+        # Unknown keys ride along (Asana may add some), but a filter made of nothing else is a typo.
+        raise InvalidRequestError(f"--filter {text!r}: set at least one of {', '.join(sorted(_FILTER_KEYS))}")
     try:
-        return WebhookFilter.model_validate(data)
+        parsed = WebhookFilter.model_validate(data)
     except ValidationError as exc:
         keys = ", ".join(sorted({".".join(str(part) for part in error["loc"]) for error in exc.errors()}))
         raise InvalidRequestError(f"--filter {text!r}: wrong type for {keys}") from None
+    return parsed
+
+
+def _check_action(text: str, action: str | None) -> None:
+    if action is not None and action not in _ACTIONS:
+        raise InvalidRequestError(
+            f"--filter {text!r}: unknown action {action!r}; use one of {', '.join(sorted(_ACTIONS))}"
+        )

@@ -14,6 +14,7 @@ Durable-mode inboxes (:class:`asana_hooks.inbox.Inbox`) live here too: :class:`S
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -47,6 +48,12 @@ def __getattr__(name: str) -> object:
 
         return redis_store.RedisStore if name == "RedisStore" else redis_inbox.RedisInbox
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _require_redis() -> None:
+    """Refuse a redis:// URL clearly when the optional redis-py package is not installed."""
+    if importlib.util.find_spec("redis") is None:
+        raise InvalidRequestError("redis:// needs the redis extra: pip install 'asana-hooks[redis]'")
 
 
 def _redis_parts(parts: SplitResult) -> tuple[str, str | None]:
@@ -100,6 +107,7 @@ def open_store(url: str) -> SecretStore:
             raise InvalidRequestError("a sqlite store URL needs a file path")
         return SQLiteStore(parts.path)
     if scheme in ("redis", "rediss"):
+        _require_redis()
         from asana_hooks.stores.redis import DEFAULT_NAMESPACE, RedisStore
 
         redis_url, namespace = _redis_parts(parts)
@@ -133,6 +141,7 @@ def open_inbox(url: str) -> Inbox:
             raise InvalidRequestError("a sqlite inbox URL is sqlite:///absolute/path.db or sqlite:path.db")
         return SQLiteInbox(parts.path)
     if scheme in ("redis", "rediss"):
+        _require_redis()
         from asana_hooks.stores.redis import DEFAULT_NAMESPACE
         from asana_hooks.stores.redis_inbox import RedisInbox
 

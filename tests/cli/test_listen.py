@@ -208,10 +208,10 @@ def test_a_mismatched_handshake_secret_exits_with_the_handshake_code(lab: Lab, c
 
 
 def test_a_handshake_asana_could_not_deliver_explains_public_url(lab: Lab, cli: Cli) -> None:
-    """Asana answers 400 when its handshake fails: the bad-request code and a hint about --public-url."""
+    """Asana answers 400 when its handshake fails: the handshake code and a hint about --public-url."""
     lab.call(lab.emulator.faults.drop_handshake, immediate=True)
     result = cli("listen", "--resource", lab.emulator.world.project_gid, "--store", "memory:")
-    assert result.code == ExitCode.BAD_REQUEST
+    assert result.code == ExitCode.HANDSHAKE
     assert result.err.count("\n") == 1
     assert "handshake failed" in result.err
     assert "--public-url" in result.err

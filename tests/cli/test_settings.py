@@ -44,6 +44,28 @@ def test_a_json_filter_keeps_keys_it_does_not_know() -> None:
     assert parsed.to_request() == {"resource_type": "task", "tag": "urgent"}
 
 
+@pytest.mark.parametrize("text", ['{"foo": "bar"}', "{}", '{"resource_type": null}'])
+def test_a_json_filter_without_any_known_key_is_refused(text: str) -> None:
+    """A JSON filter that sets none of Asana's filter keys is a typo, not an empty filter."""
+    with pytest.raises(InvalidRequestError, match="set at least one of"):
+        parse_filter(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("task:bogus", "unknown action 'bogus'"),
+        ("task/", "subtype after '/' is missing"),
+        ("task:changed:name,,due_on", "between commas is empty"),
+        ("x" * 101, "resource type is"),
+    ],
+)
+def test_compact_filter_typos_are_refused(text: str, reason: str) -> None:
+    """Unknown actions, dangling separators and absurdly long names are refused with the reason."""
+    with pytest.raises(InvalidRequestError, match=reason):
+        parse_filter(text)
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
@@ -177,3 +199,12 @@ def test_help_lists_the_exit_codes(cli: Cli) -> None:
     assert result.code == ExitCode.OK
     for code in ExitCode:
         assert f"  {int(code):>3}  " in result.out
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the package's version and exits 0."""
+    import asana_hooks
+    from asana_hooks.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"asana-hooks {asana_hooks.__version__}"

@@ -32,6 +32,8 @@ from asana_hooks.errors import (
     BadRequest,
     DuplicateWebhook,
     Forbidden,
+    HandshakeError,
+    HandshakeFailed,
     InvalidRequestError,
     InvalidTarget,
     LargerScopeFiltersRequired,
@@ -469,3 +471,15 @@ def test_decode_webhook_page_refuses_malformed_pages(envelope: dict[str, Any], m
     """A non-list data, a next_page without offset or a bad item raises UnexpectedResponse."""
     with pytest.raises(UnexpectedResponse, match=match):
         decode_webhook_page(envelope)
+
+
+def test_a_400_about_the_handshake_on_create_is_a_handshake_failure() -> None:
+    """Asana's 400 for a failed handshake is HandshakeFailed: both a BadRequest and a HandshakeError."""
+    body = b'{"errors":[{"message":"Webhook handshake failed: the target answered 401."}]}'
+    with pytest.raises(HandshakeFailed) as caught:
+        decode_envelope(400, body, {}, "POST", "/webhooks")
+    assert isinstance(caught.value, BadRequest)
+    assert isinstance(caught.value, HandshakeError)
+    with pytest.raises(BadRequest) as other:
+        decode_envelope(400, body, {}, "PUT", "/webhooks/1400000000000004")
+    assert not isinstance(other.value, HandshakeError)

@@ -859,3 +859,18 @@ async def test_a_closed_client_refuses_further_calls(fake_asana: FakeAsana, slee
         async with asana:
             pass
     assert fake_asana.requests == []
+
+
+async def test_without_a_config_the_base_url_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ASANA_BASE_URL points a client built without config at, e.g., the emulator."""
+    monkeypatch.setenv("ASANA_BASE_URL", "http://127.0.0.1:8765/api/1.0")
+    async with AsanaClient("0/fake-pat-0000") as client:
+        assert client.config.base_url == "http://127.0.0.1:8765/api/1.0"
+    monkeypatch.delenv("ASANA_BASE_URL")
+    async with AsanaClient("0/fake-pat-0000") as client:
+        assert client.config.base_url == "https://app.asana.com/api/1.0"
+    monkeypatch.setenv("ASANA_BASE_URL", "ftp://nowhere")
+    with pytest.raises(InvalidRequestError, match="ASANA_BASE_URL"):
+        AsanaClient("0/fake-pat-0000")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from asana_hooks.errors import InvalidRequestError
-from asana_hooks.stores import MemoryStore, SQLiteStore, open_store
+from asana_hooks.stores import MemoryStore, SQLiteStore, open_inbox, open_store
 
 
 def test_memory_url_gives_a_memory_store() -> None:
@@ -58,3 +58,17 @@ def test_an_unparseable_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(InvalidRequestError, match="could not be parsed") as caught:
         open_store("sqlite://[hunter2/x.db")
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_redis_url_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without redis-py installed, redis:// is a one-line usage error naming the extra to install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    with pytest.raises(InvalidRequestError, match=r"asana-hooks\[redis\]"):
+        open_store("redis://127.0.0.1:6379/0")
+    with pytest.raises(InvalidRequestError, match=r"asana-hooks\[redis\]"):
+        open_inbox("redis://127.0.0.1:6379/0")
