@@ -495,10 +495,10 @@ class Hub:
         router = self._routes.get(record.token) or self.fallback
         if router is None:
             raise DeliveryRefused(f"no handlers are bound for webhook {record.webhook_gid} in this process")
-        if delivery.unparsed:
+        await router.dispatch_all(delivery.events)
+        if delivery.unparsed and not await router.dispatch_unparsed(delivery.unparsed):
             logger.warning(
-                "webhook %s: %d event(s) did not fit the event model and were not routed",
+                "webhook %s: %d event(s) did not fit the event model and no on_unparsed handler took them",
                 record.webhook_gid,
                 len(delivery.unparsed),
             )
-        await router.dispatch_all(delivery.events)

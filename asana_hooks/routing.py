@@ -21,15 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asana_hooks.errors import InvalidRequestError
 from asana_hooks.models import Event, EventAction, WebhookFilter
 
-__all__ = ["Handler", "Router"]
+__all__ = ["Handler", "Router", "UnparsedHandler"]
 
 #: An event handler: an async callable taking one event.
 Handler = Callable[[Event], Awaitable[None]]
+
+#: A handler for events that did not fit the event model, given as decoded from the body.
+UnparsedHandler = Callable[[Any], Awaitable[None]]
+
+U = TypeVar("U", bound=UnparsedHandler)
 
 H = TypeVar("H", bound=Handler)
 
@@ -123,6 +128,7 @@ class Router:
 
     def __init__(self, *routers: Router) -> None:
         self._routes: list[_Route] = []
+        self._unparsed: list[UnparsedHandler] = []
         self._included: list[Router] = []
         for router in routers:
             self.include(router)
@@ -275,6 +281,38 @@ class Router:
         count = 0
         for event in events:
             count += await self._run(event, errors)
+        _raise_collected(errors)
+        return count
+
+    def on_unparsed(self, handler: U) -> U:
+        """Register ``handler`` for events that did not fit the event model (a decorator).
+
+        Such events (no ``action``, a ``resource`` without ``gid``...) cannot be routed by type,
+        and Asana will not send them again once acknowledged: give them somewhere to go.
+        """
+        self._unparsed.append(handler)
+        return handler
+
+    async def dispatch_unparsed(self, items: Iterable[Any]) -> int:
+        """Give each unparsed event to every :meth:`on_unparsed` handler (own, then included).
+
+        Returns:
+            How many handler calls ran (0 when no router here has such a handler).
+
+        Raises:
+            Exception: The one handler error, after every item was handed over.
+            ExceptionGroup: All handler errors, in order, when there were several.
+        """
+        handlers = [handler for router in self._walk() for handler in router._unparsed]
+        errors: list[Exception] = []
+        count = 0
+        for item in items:
+            for handler in handlers:
+                count += 1
+                try:
+                    await handler(item)
+                except Exception as exc:  # one failing handler must not starve the others
+                    errors.append(exc)
         _raise_collected(errors)
         return count
 

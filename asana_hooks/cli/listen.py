@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 
@@ -99,11 +100,14 @@ async def run_listen(args: argparse.Namespace) -> int:
     subscription: Subscription | None = None
 
     async def forward(event: Event) -> None:
+        await forward_raw(event.raw)
+
+    async def forward_raw(raw: Any) -> None:
         # Events can beat the 201 back; wait for the gid (ms) rather than print them without it.
         await ready.wait()
         assert subscription is not None
         try:
-            print_json({"webhook_gid": subscription.webhook_gid, "event": event.raw})
+            print_json({"webhook_gid": subscription.webhook_gid, "event": raw})
         except BrokenPipeError:
             # Nobody reads any more (``listen | head -1``): stop, and refuse the batch with 503 so
             # Asana keeps it for whoever listens next; not a handler bug, so no traceback.
@@ -113,6 +117,8 @@ async def run_listen(args: argparse.Namespace) -> int:
 
     router = Router()
     router.add(forward)
+    # Events that do not fit the model are still Asana's: print them as sent rather than drop them.
+    router.on_unparsed(forward_raw)
     # Signals are caught from the start, so that one arriving mid-subscribe still cleans up after it.
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals, stop.scope:
         async with anyio.create_task_group() as watchers:

@@ -558,3 +558,48 @@ def test_derived_filters_are_wire_ready_requests(spec_available: None) -> None:
     ]
     for request in requests:
         oas.validate_schema("WebhookFilter", request)
+
+
+async def test_unparsed_events_go_to_on_unparsed_handlers_of_every_included_router() -> None:
+    """Items that did not fit the event model reach each on_unparsed handler, own router's first."""
+    seen: list[tuple[str, object]] = []
+    inner = Router()
+    outer = Router(inner)
+
+    @outer.on_unparsed
+    async def first(item: object) -> None:
+        seen.append(("outer", item))
+
+    @inner.on_unparsed
+    async def second(item: object) -> None:
+        seen.append(("inner", item))
+
+    assert await outer.dispatch_unparsed([{"foo": 1}, 7]) == 4
+    assert seen == [("outer", {"foo": 1}), ("inner", {"foo": 1}), ("outer", 7), ("inner", 7)]
+
+
+async def test_without_on_unparsed_handlers_nothing_runs() -> None:
+    """dispatch_unparsed reports 0 calls when no router registered a handler, so callers can warn."""
+    assert await Router().dispatch_unparsed([{"foo": 1}]) == 0
+
+
+async def test_a_failing_unparsed_handler_does_not_starve_the_others() -> None:
+    """Every unparsed handler runs, then the error is raised."""
+    seen: list[object] = []
+    router = Router()
+
+    @router.on_unparsed
+    async def broken(item: object) -> None:
+        raise RuntimeError("boom")
+
+    @router.on_unparsed
+    async def fine(item: object) -> None:
+        seen.append(item)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await router.dispatch_unparsed([1])
+    assert seen == [1]
+    with pytest.raises(ExceptionGroup) as group:
+        await router.dispatch_unparsed([2, 3])
+    assert len(group.value.exceptions) == 2
+    assert seen == [1, 2, 3]

@@ -286,3 +286,26 @@ async def test_a_workspace_subscription_with_allowed_filters_works(emulator: Emu
     )
     await emulator.wait_idle()
     assert added == [data["gid"]]
+
+
+async def test_events_that_do_not_fit_the_model_reach_on_unparsed(emulator: Emulator, hub: Hub) -> None:
+    """An odd event Asana might send is handed over raw, not acknowledged and dropped."""
+    odd: list[object] = []
+    typed: list[Event] = []
+    router = Router()
+
+    @router.on_unparsed
+    async def keep(item: object) -> None:
+        odd.append(item)
+
+    @router.on("task")
+    async def on_task(event: Event) -> None:
+        typed.append(event)
+
+    subscription = await hub.subscribe(emulator.world.project_gid, router, filters=None)
+    emulator.emit(
+        {"action": "changed", "resource": {"resource_type": "task"}}, webhook_gid=subscription.webhook_gid
+    )
+    await emulator.wait_idle()
+    assert odd == [{"action": "changed", "resource": {"resource_type": "task"}}]
+    assert typed == []
