@@ -191,9 +191,10 @@ class ReceiverConfig:
         if self.max_body_size < 1:
             raise ValueError("max_body_size must be positive")
         try:
-            AckMode(self.ack_mode)
+            # Normalised, so that "durable" read from a config file means AckMode.DURABLE.
+            object.__setattr__(self, "ack_mode", AckMode(self.ack_mode))
         except ValueError:
-            raise ValueError("ack_mode must be an AckMode") from None
+            raise ValueError("ack_mode must be an AckMode (inline, background or durable)") from None
         if self.dedupe_window is not None and self.dedupe_window <= 0:
             raise ValueError("dedupe_window must be positive, or None to disable dedupe")
         if self.dedupe_max_entries < 1:

@@ -8,7 +8,12 @@
 
 Nothing is left half-made: every failure path clears the pending entry, and a webhook that Asana
 created but whose secret we cannot vouch for is deleted before the error is raised. The create is
-shielded from cancellation, so a cancelled subscribe still learns the webhook's gid and cleans up.
+shielded from anyio cancellation (deadlines, cancelled task groups): a cancelled subscribe still
+learns the webhook's gid and stores or deletes it, at the cost of overrunning the deadline by up to
+the client's timeout. A bare ``asyncio`` cancellation (``task.cancel()``, ``asyncio.timeout``) is not
+stopped by anyio's shield: the request is aborted and the pending entry cleared, so a webhook Asana
+may have created anyway has no secret here; ``subscribe(..., workspace=...)`` deletes such
+unverifiable webhooks later.
 """
 
 from __future__ import annotations
@@ -212,6 +217,8 @@ class Hub:
         inbox: Inbox | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if store is None:
+            raise InvalidRequestError("a store is required: SQLiteStore(path) keeps secrets across restarts")
         if client is not None and (token is not None or client_config is not None):
             raise InvalidRequestError("pass either client or token/client_config, not both")
         if receiver is not None and (receiver_config is not None or inbox is not None):
@@ -347,7 +354,8 @@ class Hub:
 
         A webhook Asana deleted (after 24 hours of failed deliveries, or by hand) is reported
         ``DELETED``; with ``repair=True`` and a router bound in this process it is re-subscribed
-        (new handshake, new secret) and reported ``REPAIRED``.
+        (new handshake, new secret) and reported ``REPAIRED``. The :class:`Subscription` the caller
+        holds is updated to stand for the new webhook.
         """
         reports: list[HealthReport] = []
         for record in await self._store.list_records():
@@ -363,8 +371,14 @@ class Hub:
         except WebhookNotFound:
             router = self._routes.get(record.token)
             if repair and router is not None:
+                stale = self._subscriptions.get(record.token)
                 await self._forget(record.token)
                 replacement = await self._create(record.resource_gid, router, list(record.filters))
+                if stale is not None:
+                    # Keep the caller's handle working: it now stands for the new webhook.
+                    stale.webhook, stale._record = replacement.webhook, replacement._record
+                    self._subscriptions[replacement._record.token] = stale
+                    replacement = stale
                 return HealthReport(
                     webhook_gid=record.webhook_gid,
                     resource_gid=record.resource_gid,

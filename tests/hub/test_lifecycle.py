@@ -73,11 +73,12 @@ async def test_health_reports_ok_then_deleted_and_repair_resubscribes(emulator: 
     """W18: a webhook deleted at Asana is reported DELETED, and repair makes a new one that delivers."""
     seen: list[Event] = []
     subscription = await hub.subscribe(emulator.world.project_gid, _recording_router(seen))
+    old_gid = subscription.webhook_gid
     [report] = await hub.health()
     assert report.status is HealthStatus.OK
     assert report.last_success_at is not None
 
-    await hub.client.delete_webhook(subscription.webhook_gid)  # what Asana does after 24 h of failures
+    await hub.client.delete_webhook(old_gid)  # what Asana does after 24 h of failures
     [report] = await hub.health()
     assert report.status is HealthStatus.DELETED
     assert report.webhook is None
@@ -86,7 +87,7 @@ async def test_health_reports_ok_then_deleted_and_repair_resubscribes(emulator: 
     assert report.status is HealthStatus.REPAIRED
     assert report.replacement is not None
     new_gid = report.replacement.webhook_gid
-    assert new_gid != subscription.webhook_gid
+    assert new_gid != old_gid
     assert new_gid in emulator.webhooks
     task = await _rename_task(hub.client, emulator, "repaired")
     await emulator.wait_idle()
@@ -172,3 +173,19 @@ async def test_a_durable_hub_persists_batches_and_handles_them(
                     handled = anyio.Event()
         # Closing the hub let the workers finish: nothing is left waiting in the inbox.
         assert await inbox.backlog() == 0
+
+
+async def test_after_repair_the_callers_subscription_stands_for_the_new_webhook(
+    emulator: Emulator, hub: Hub
+) -> None:
+    """A repaired subscription handle points at the replacement, and unsubscribe deletes that one."""
+    subscription = await hub.subscribe(emulator.world.project_gid, Router())
+    old_gid = subscription.webhook_gid
+    await hub.client.delete_webhook(old_gid)
+    [report] = await hub.health(repair=True)
+    assert report.replacement is subscription
+    assert subscription.webhook_gid != old_gid
+    assert hub.subscriptions == [subscription]
+    await subscription.unsubscribe()
+    assert emulator.webhooks == {}
+    assert await hub.store.list_records() == []

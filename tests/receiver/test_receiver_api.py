@@ -241,3 +241,12 @@ def test_receiver_config_refuses_nonsense(changes: dict[str, Any], message: str)
 def test_ack_mode_accepts_its_string_values() -> None:
     """AckMode values are plain strings, so configuration files can name them."""
     assert ReceiverConfig(ack_mode=AckMode("background")).ack_mode is AckMode.BACKGROUND
+
+
+def test_an_ack_mode_given_as_text_becomes_the_enum() -> None:
+    """ReceiverConfig(ack_mode="durable") means AckMode.DURABLE, as from a config file."""
+    from asana_hooks.config import AckMode, ReceiverConfig
+
+    assert ReceiverConfig(ack_mode="durable").ack_mode is AckMode.DURABLE  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="inline, background or durable"):
+        ReceiverConfig(ack_mode="eventually")  # type: ignore[arg-type]
