@@ -223,6 +223,9 @@ class Hub:
             raise InvalidRequestError("pass either client or token/client_config, not both")
         if receiver is not None and (receiver_config is not None or inbox is not None):
             raise InvalidRequestError("pass either receiver or receiver_config/inbox, not both")
+        if receiver is not None and receiver.store is not store:
+            # The receiver captures handshakes into its own store; the hub must read that one.
+            raise InvalidRequestError("the receiver must use the same store as the hub")
         self._owns_client = client is None
         self._client = client or AsanaClient(token, config=client_config)
         self._store = store

@@ -17,9 +17,11 @@ from asana_hooks import (
     HandshakeNotReceived,
     HandshakeSecretMismatch,
     Hub,
+    InvalidRequestError,
     InvalidTarget,
     LargerScopeFiltersRequired,
     MemoryStore,
+    Receiver,
     ReceiverConfig,
     Router,
     WebhookNotFound,
@@ -309,3 +311,29 @@ async def test_events_that_do_not_fit_the_model_reach_on_unparsed(emulator: Emul
     await emulator.wait_idle()
     assert odd == [{"action": "changed", "resource": {"resource_type": "task"}}]
     assert typed == []
+
+
+async def test_subscribe_with_a_workspace_deletes_webhooks_whose_secret_is_lost(
+    emulator: Emulator, client: AsanaClient
+) -> None:
+    """A webhook delivering to this receiver without a stored secret is deleted, then one is made."""
+    async with MemoryStore() as store, Hub(store=store, client=client) as first:
+        lost = await first.subscribe(emulator.world.project_gid, Router())
+        port = int(first.receiver.base_url.rsplit(":", 1)[1])
+    # Restarted on the same port with a store that lost the secret (memory, or a deleted file).
+    config = ReceiverConfig(port=port)
+    async with MemoryStore() as empty, Hub(store=empty, client=client, receiver_config=config) as again:
+        fresh = await again.subscribe(
+            emulator.world.project_gid, Router(), workspace=emulator.world.workspace_gid
+        )
+        assert lost.webhook_gid not in emulator.webhooks
+        assert list(emulator.webhooks) == [fresh.webhook_gid]
+        [record] = await empty.list_records()
+        assert record.secret == emulator.webhooks[fresh.webhook_gid].secret
+
+
+def test_a_hub_refuses_a_receiver_that_uses_another_store() -> None:
+    """Handshakes are captured in the receiver's store: the hub must read the same one."""
+    receiver = Receiver(MemoryStore())
+    with pytest.raises(InvalidRequestError, match="same store"):
+        Hub(store=MemoryStore(), token="0/fake-pat-0000", receiver=receiver)
