@@ -11,20 +11,21 @@ to stderr. It stops on SIGINT or SIGTERM and deletes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 
 import anyio
 
 from asana_hooks.cli.exit_codes import ExitCode
-from asana_hooks.cli.output import diagnostic, print_json
+from asana_hooks.cli.output import diagnostic, print_json, silence_stdout
 from asana_hooks.cli.settings import default_store_url
 from asana_hooks.cli.stop_signals import STOP_SIGNALS
-from asana_hooks.config import ReceiverConfig
+from asana_hooks.config import AckMode, ReceiverConfig
 from asana_hooks.deliveries import Delivery
-from asana_hooks.errors import AsanaHooksError, InvalidRequestError
+from asana_hooks.errors import AsanaHooksError, DeliveryRefused, InvalidRequestError
 from asana_hooks.handshake import SecretStore, SubscriptionRecord
 from asana_hooks.receiver import Receiver
-from asana_hooks.stores import open_store
+from asana_hooks.stores import open_inbox, open_store
 
 __all__ = ["add_serve_parser", "run_serve"]
 
@@ -63,12 +64,19 @@ def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="URL",
         help="base URL Asana calls, when this replica sits behind a proxy or load balancer",
     )
+    serve.add_argument(
+        "--inbox",
+        metavar="URL",
+        help="durable mode: persist each verified batch to this inbox (sqlite:///path, or redis://... "
+        "shared by replicas) before acknowledging it; events are printed by the inbox's workers",
+    )
     serve.set_defaults(run=run_serve)
 
 
 def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
+    mode = AckMode.DURABLE if args.inbox else AckMode.INLINE
     try:
-        return ReceiverConfig(host=args.host, port=args.port, public_url=args.public_url)
+        return ReceiverConfig(host=args.host, port=args.port, public_url=args.public_url, ack_mode=mode)
     except ValueError as exc:
         raise InvalidRequestError(str(exc)) from None
 
@@ -89,17 +97,27 @@ async def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM, printing ``{"webhook_gid", "event"}`` lines."""
     config = _receiver_config(args)
     store = open_store(args.store or default_store_url())
+    inbox = open_inbox(args.inbox) if args.inbox else None
 
     async def forward(record: SubscriptionRecord, delivery: Delivery) -> None:
         gid = await _webhook_gid(store, record)
-        for event in delivery.events:
-            print_json({"webhook_gid": gid, "event": event.raw})
-        for item in delivery.unparsed:
-            print_json({"webhook_gid": gid, "event": item})
+        try:
+            for event in delivery.events:
+                print_json({"webhook_gid": gid, "event": event.raw})
+            for item in delivery.unparsed:
+                print_json({"webhook_gid": gid, "event": item})
+        except BrokenPipeError:
+            # The reader left (``serve | head``): refuse the batch (503) so Asana resends it.
+            silence_stdout()
+            raise DeliveryRefused("stdout was closed") from None
 
     # Signals are caught from before the socket is bound, so none can kill the process half-way.
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        async with store, Receiver(store, config=config, on_delivery=forward) as receiver:
+        async with (
+            store,
+            inbox if inbox is not None else contextlib.nullcontext(),
+            Receiver(store, config=config, inbox=inbox, on_delivery=forward) as receiver,
+        ):
             webhooks = sum(1 for record in await store.list_records() if record.webhook_gid is not None)
             diagnostic(
                 f"serving on {receiver.base_url}: Asana delivers to {receiver.target_prefix}<token>; "
