@@ -42,11 +42,11 @@ from asana_hooks.models import NextPage, Webhook, WebhookFilter
 
 __all__ = [
     "BODYLESS_METHODS",
+    "CreatedWebhook",
+    "FilterInput",
     "LARGER_SCOPE_FILTERS_ERROR",
     "MAX_PAGE_LIMIT",
     "METHODS",
-    "CreatedWebhook",
-    "FilterInput",
     "RequestSpec",
     "UnexpectedResponse",
     "WebhookPage",
@@ -60,6 +60,7 @@ __all__ = [
     "delete_webhook_request",
     "get_webhook_request",
     "list_webhooks_request",
+    "request_filters",
     "update_webhook_request",
 ]
 
@@ -168,7 +169,8 @@ def _required_text(value: object, name: str) -> str:
     return value
 
 
-def _filters(filters: object) -> list[dict[str, Any]]:
+def request_filters(filters: object) -> list[dict[str, Any]]:
+    """Filters as the JSON objects to send (null keys dropped); InvalidRequestError when malformed."""
     # A lone mapping or a string is a Sequence mistake that would otherwise be iterated key by key.
     if isinstance(filters, str | bytes | Mapping) or not isinstance(filters, Sequence):
         raise InvalidRequestError("filters must be a sequence of WebhookFilter objects or mappings")
@@ -247,7 +249,7 @@ def create_webhook_request(
     _gid(fields["resource"], "resource")
     _required_text(fields["target"], "target")
     if fields.get("filters") is not None:
-        fields["filters"] = _filters(fields["filters"])
+        fields["filters"] = request_filters(fields["filters"])
     else:
         fields.pop("filters", None)
     return RequestSpec("POST", _WEBHOOKS, tuple(_options(opt_fields, opt_pretty)), {"data": fields})
@@ -313,7 +315,7 @@ def update_webhook_request(
         InvalidRequestError: On a malformed gid or filter.
     """
     gid = _gid(webhook_gid, "webhook_gid")
-    body = {"data": {"filters": _filters(filters)}}
+    body = {"data": {"filters": request_filters(filters)}}
     return RequestSpec("PUT", f"{_WEBHOOKS}/{gid}", tuple(_options(opt_fields, opt_pretty)), body)
 
 

@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +31,7 @@ from typing import Any, Final, Self
 
 import anyio
 
+from asana_hooks.api_requests import FilterInput, request_filters
 from asana_hooks.client import AsanaClient
 from asana_hooks.config import ClientConfig, ReceiverConfig
 from asana_hooks.deliveries import Delivery
@@ -44,16 +45,13 @@ from asana_hooks.errors import (
 )
 from asana_hooks.handshake import PendingCreate, SecretStore, SubscriptionRecord, new_path_token
 from asana_hooks.inbox import Inbox
-from asana_hooks.models import Event, Webhook, WebhookFilter
+from asana_hooks.models import Webhook
 from asana_hooks.receiver import Receiver
-from asana_hooks.routing import Router
+from asana_hooks.routing import Handler, Router
 
 __all__ = ["DERIVE", "HealthReport", "HealthStatus", "Hub", "Subscription"]
 
 logger = logging.getLogger("asana_hooks.hub")
-
-Handler = Callable[[Event], Awaitable[None]]
-FilterInput = Sequence[WebhookFilter | Mapping[str, Any]]
 
 
 class _Derive:
@@ -162,14 +160,6 @@ def _as_router(handlers: Router | Handler | Sequence[Handler]) -> Router:
     for handler in [handlers] if callable(handlers) else list(handlers):
         router.add(handler)
     return router
-
-
-def _normalise_filters(filters: FilterInput | None) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = []
-    for item in filters or ():
-        model = item if isinstance(item, WebhookFilter) else WebhookFilter.model_validate(dict(item))
-        result.append(model.to_request())
-    return result
 
 
 class Hub:
@@ -303,7 +293,7 @@ class Hub:
         resource: str,
         handlers: Router | Handler | Sequence[Handler],
         *,
-        filters: FilterInput | _Derive | None = DERIVE,
+        filters: Sequence[FilterInput] | _Derive | None = DERIVE,
         workspace: str | None = None,
     ) -> Subscription:
         """Make sure Asana delivers events on ``resource`` to ``handlers``, in one call.
@@ -333,9 +323,9 @@ class Hub:
         router = _as_router(handlers)
         if isinstance(filters, _Derive):
             derived = router.filters()
-            wanted = _normalise_filters(derived)
+            wanted = request_filters(derived or [])
         else:
-            wanted = _normalise_filters(filters)
+            wanted = request_filters(filters or [])
         await self.start()
         if workspace is not None:
             await self._delete_unverifiable(workspace, resource)
@@ -422,7 +412,7 @@ class Hub:
                 logger.info("stored webhook %s is gone at Asana; creating a new one", record.webhook_gid)
                 await self._store.delete(record.token)
                 continue
-            if _normalise_filters(webhook.filters) != wanted:
+            if request_filters(webhook.filters or []) != wanted:
                 webhook = await self._client.update_webhook(record.webhook_gid, wanted)
             return self._bind(record, webhook, router, reused=True)
         return None
