@@ -13,33 +13,19 @@ Target: the Receiver's throughput >= 0.85 of the bare handler's.
 
 from __future__ import annotations
 
-import argparse
-
-import anyio
-from measure import ThroughputPlan, compare_throughput, machine
+from measure import run_throughput_comparison
 
 
 def main() -> None:
     """Parse options, run the comparison, print the table."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    run_throughput_comparison(
+        "Benchmark 1: delivery throughput, receiver vs bare aiohttp",
+        ["bare", "receiver"],
+        "bare",
+        doc=__doc__ or "",
+        requests=2000,
+        batch_requests=600,
     )
-    parser.add_argument("--requests", type=int, default=2000, help="1-event deliveries per round")
-    parser.add_argument("--batch-requests", type=int, default=600, help="50-event deliveries per round")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per server and size")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed deliveries per server first")
-    parser.add_argument("--concurrency", type=int, default=32, help="deliveries in flight")
-    args = parser.parse_args()
-    plan = ThroughputPlan(
-        sizes=(1, 50),
-        requests={1: args.requests, 50: args.batch_requests},
-        rounds=args.rounds,
-        warmup=args.warmup,
-        concurrency=args.concurrency,
-    )
-    print(f"# Benchmark 1: delivery throughput, receiver vs bare aiohttp\n{machine()}")
-    print(f"concurrency {plan.concurrency}, {plan.rounds} rounds, requests/round {dict(plan.requests)}\n")
-    anyio.run(compare_throughput, ["bare", "receiver"], "bare", plan)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Nothing here asserts a duration: benchmarks print figures and ratios, and people
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import hmac
@@ -468,3 +469,28 @@ async def compare_throughput(kinds: Sequence[str], baseline: str, plan: Throughp
         ],
         rows,
     )
+
+
+def run_throughput_comparison(
+    title: str, kinds: Sequence[str], baseline: str, *, doc: str, requests: int, batch_requests: int
+) -> None:
+    """The command line shared by the throughput benchmarks: parse options, run, print the table."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=requests, help="1-event deliveries per round")
+    parser.add_argument(
+        "--batch-requests", type=int, default=batch_requests, help="50-event deliveries per round"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per server and size")
+    parser.add_argument("--warmup", type=int, default=300, help="untimed deliveries per server first")
+    parser.add_argument("--concurrency", type=int, default=32, help="deliveries in flight")
+    args = parser.parse_args()
+    plan = ThroughputPlan(
+        sizes=(1, 50),
+        requests={1: args.requests, 50: args.batch_requests},
+        rounds=args.rounds,
+        warmup=args.warmup,
+        concurrency=args.concurrency,
+    )
+    print(f"# {title}\n{machine()}")
+    print(f"concurrency {plan.concurrency}, {plan.rounds} rounds, requests/round {dict(plan.requests)}\n")
+    anyio.run(compare_throughput, list(kinds), baseline, plan)
